@@ -15,9 +15,14 @@ STATICCHECK_VERSION ?= v0.8.2
 APT_PACKAGES := ansible-core:ansible-playbook ansible:ansible-community hcloud-cli:hcloud \
                 python3-hcloud:/usr/lib/python3/dist-packages/hcloud yamllint:yamllint ansible-lint:ansible-lint
 
-.PHONY: build modules sim deps test unit lint vet staticcheck demo bench soak collection clean fmt
+.PHONY: build collection-link modules sim deps test unit lint vet staticcheck demo bench soak collection clean fmt
 
-build: modules sim
+build: modules sim collection-link
+
+# ansible.cfg points collections_path at .build/collections, where the checkout is keybuzz.infra.
+collection-link:
+	@mkdir -p .build/collections/ansible_collections/keybuzz
+	@ln -sfn ../../../.. .build/collections/ansible_collections/keybuzz/infra
 
 modules:
 	@mkdir -p plugins/modules

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Options every keybuzz.infra module shares. The modules are Go binaries: this file is
+# documentation only, read by ansible-doc; the Go protocol package enforces the same rules.
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r'''
+options:
+  api_token:
+    description:
+      - Hetzner Cloud API token (read and write) of the project.
+      - Falls back to the C(HCLOUD_TOKEN) environment variable of the controller.
+      - Never printed, logged or returned; C(invocation) shows C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
+    type: str
+  api_endpoint:
+    description:
+      - Base URL of the API, including C(/v1).
+      - Falls back to C(HCLOUD_ENDPOINT), then to the real API. Point it at hcloud-sim to rehearse.
+    type: str
+    default: https://api.hetzner.cloud/v1
+  timeout:
+    description:
+      - Deadline in seconds for the whole call, waits and retries included.
+      - When it passes, every volume not done is reported failed with the reason; nothing hangs.
+    type: int
+    default: 300
+  concurrency:
+    description:
+      - How many volumes of the call are worked on at once.
+    type: int
+    default: 10
+  log_path:
+    description:
+      - File to which one JSON line per API operation is appended (time, module, volume, id,
+        server, action_id, outcome, attempt, error). The token is never written.
+    type: path
+notes:
+  - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
+  - Supports check mode with exact predictions and no mutating API request, and diff mode.
+  - Set the token and endpoint once with C(module_defaults) and the action group C(group/keybuzz.infra.hcloud).
+seealso:
+  - name: Hetzner Cloud API
+    description: Reference of the API these modules call.
+    link: https://docs.hetzner.cloud/
+'''
