@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 )
@@ -129,6 +130,11 @@ func jsonFieldTypes(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			// encoding/json promotes an untagged embedded struct's fields.
+			maps.Copy(names, jsonFieldTypes(f.Type))
+			continue
+		}
 		switch name {
 		case "-":
 			continue
@@ -203,7 +209,13 @@ func syntaxCheck(data []byte) error {
 	err := json.Unmarshal(data, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		line, col := lineCol(data, se.Offset)
+		// Offset counts the offending byte, so the byte is at Offset-1; at the end of the input
+		// there is no such byte and the column is just past the last one.
+		pos := se.Offset - 1
+		if se.Offset >= int64(len(data)) && strings.Contains(se.Error(), "end of JSON input") {
+			pos = se.Offset
+		}
+		line, col := lineCol(data, pos)
 		return fmt.Errorf("line %d, column %d: %v", line, col, se)
 	}
 	if err != nil {

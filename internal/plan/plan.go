@@ -40,6 +40,10 @@ type Plan struct {
 	Volumes []Entry `json:"volumes"`
 }
 
+// New wraps entries given as module options (the playbook passes the plan's volumes list) in a
+// plan of the current format version, ready to Validate.
+func New(entries []Entry) *Plan { return &Plan{Version: Version, Volumes: entries} }
+
 // EntryError is one problem with one entry. Index is its position in the list (-1 for an entry
 // checked on its own); List is the JSON list it sits in ("volumes", "create", ...).
 type EntryError struct {

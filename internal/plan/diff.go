@@ -1,0 +1,378 @@
+package plan
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// DeleteEntry names one volume approved for deletion. The delete module acts on the id and
+// checks the name against the live volume, so a reused id cannot delete the wrong volume.
+type DeleteEntry struct {
+	ID     int64  `json:"id" mapstructure:"id"`
+	Name   string `json:"name" mapstructure:"name"`
+	Server string `json:"server,omitempty" mapstructure:"server"`
+	SizeGB int    `json:"size_gb,omitempty" mapstructure:"size_gb"`
+}
+
+// Live is a volume as the API shows it. The Hetzner layer fills it; it holds no hcloud-go types
+// so that this package, its tests and the diff file stay independent of the client library.
+type Live struct {
+	ID        int64             `json:"id"`
+	Name      string            `json:"name"`
+	SizeGB    int               `json:"size_gb"`
+	Location  string            `json:"location"`
+	Server    string            `json:"server,omitempty"` // server name; "" when detached
+	Labels    map[string]string `json:"labels,omitempty"`
+	Protected bool              `json:"protected,omitempty"`
+}
+
+func (v Live) deleteEntry() DeleteEntry {
+	return DeleteEntry{ID: v.ID, Name: v.Name, Server: v.Server, SizeGB: v.SizeGB}
+}
+
+// Match is a plan volume that exists and is as planned: right size and location, attached to
+// its server or detached (attaching is the attach module's job, not a disagreement). It is flat,
+// with the live values, so playbooks can read it with plain Jinja filters.
+type Match struct {
+	Hostname string `json:"hostname"`
+	Volume   string `json:"volume"`
+	ID       int64  `json:"id"`
+	SizeGB   int    `json:"size_gb"`
+	Location string `json:"location"`
+	Server   string `json:"server,omitempty"` // "" when detached
+}
+
+func match(e Entry, v Live) Match {
+	return Match{Hostname: e.Hostname, Volume: e.Name(), ID: v.ID, SizeGB: v.SizeGB, Location: v.Location, Server: v.Server}
+}
+
+// Mismatch is a plan volume that exists but disagrees with the plan; the other fields are the
+// live values. Fields says how it differs, one "field: plan X, live Y" per difference, in the
+// order size_gb, location, server. Nothing acts on a mismatch automatically: a person decides.
+type Mismatch struct {
+	Match
+	Fields []string `json:"fields"`
+}
+
+// Diff is the reviewed change, the content of servers/volume_diff_v3.json. Create entries carry
+// their resolved volume name and location, so the file shows exactly what will be created.
+// Protected lists volumes the selector chose that the API would refuse to delete: they stay, and
+// the reviewer sees it.
+type Diff struct {
+	Version   int           `json:"version"`
+	Selector  Selector      `json:"selector"`
+	Delete    []DeleteEntry `json:"delete"`
+	Create    []Entry       `json:"create"`
+	Keep      []Match       `json:"keep"`
+	Mismatch  []Mismatch    `json:"mismatch"`
+	Protected []DeleteEntry `json:"protected,omitempty"`
+}
+
+// Compute decides the change from the plan, the live volumes and the servers' locations
+// (hostname to location name). It is pure and deterministic: delete and protected are sorted by
+// name then id; create, keep and mismatch follow the plan's order.
+//
+// A live volume whose name is a plan volume is never deleted, whatever the selector says: it is
+// kept or reported as a mismatch. Compute fails, naming every problem, when the plan or the
+// selector is invalid, when two live volumes share a name or an id, or when a volume to create
+// has no known location or the plan's location differs from its server's (it could never be
+// attached).
+func Compute(p *Plan, live []Live, serverLocation map[string]string, sel Selector) (*Diff, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	var errs []error
+	byName := make(map[string]Live, len(live))
+	byID := make(map[int64]Live, len(live))
+	for _, v := range live {
+		if o, dup := byName[v.Name]; dup {
+			errs = append(errs, fmt.Errorf("live volumes: name %q is used by ids %d and %d", v.Name, o.ID, v.ID))
+		}
+		if o, dup := byID[v.ID]; dup {
+			errs = append(errs, fmt.Errorf("live volumes: id %d is used by %q and %q", v.ID, o.Name, v.Name))
+		}
+		byName[v.Name], byID[v.ID] = v, v
+	}
+
+	d := &Diff{
+		Version:  Version,
+		Selector: Selector{Names: slices.Clone(sel.Names), LabelSelector: sel.LabelSelector},
+		Delete:   []DeleteEntry{},
+		Create:   []Entry{},
+		Keep:     []Match{},
+		Mismatch: []Mismatch{},
+	}
+	planned := make(map[string]bool, len(p.Volumes))
+	for i, e := range p.Volumes {
+		planned[e.Name()] = true
+		serverLoc, hasServer := serverLocation[e.Hostname]
+		loc := cmp.Or(e.Location, serverLoc)
+		if e.Location != "" && hasServer && serverLoc != e.Location {
+			errs = append(errs, &EntryError{"volumes", i, e.Hostname,
+				fmt.Errorf("location %s differs from the server's %s: the volume could not be attached", e.Location, serverLoc)})
+			continue
+		}
+		v, exists := byName[e.Name()]
+		if !exists {
+			if loc == "" {
+				errs = append(errs, &EntryError{"volumes", i, e.Hostname,
+					errors.New("no location: the server was not found and the plan sets none")})
+				continue
+			}
+			c := e
+			c.Volume, c.Location = e.Name(), loc
+			d.Create = append(d.Create, c)
+			continue
+		}
+		var fields []string
+		if v.SizeGB != e.SizeGB {
+			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d", e.SizeGB, v.SizeGB))
+		}
+		if loc != "" && v.Location != loc {
+			fields = append(fields, fmt.Sprintf("location: plan %s, live %s", loc, v.Location))
+		}
+		if v.Server != "" && v.Server != e.Hostname {
+			fields = append(fields, fmt.Sprintf("server: plan %s, live %s", e.Hostname, v.Server))
+		}
+		if len(fields) > 0 {
+			d.Mismatch = append(d.Mismatch, Mismatch{Match: match(e, v), Fields: fields})
+		} else {
+			d.Keep = append(d.Keep, match(e, v))
+		}
+	}
+	for _, v := range live {
+		if planned[v.Name] || !sel.Matches(v) {
+			continue
+		}
+		if v.Protected {
+			d.Protected = append(d.Protected, v.deleteEntry())
+		} else {
+			d.Delete = append(d.Delete, v.deleteEntry())
+		}
+	}
+	byNameID := func(a, b DeleteEntry) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	}
+	slices.SortFunc(d.Delete, byNameID)
+	slices.SortFunc(d.Protected, byNameID)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ParseDiff reads a diff file as strictly as Parse reads a plan. It does not check it against
+// the plan: call Validate.
+func ParseDiff(data []byte) (*Diff, error) {
+	if err := syntaxCheck(data); err != nil {
+		return nil, err
+	}
+	fields, ok, err := objectFields(data)
+	if !ok {
+		return nil, errors.New(`a diff is a JSON object: {"version": 1, "selector": {...}, "delete": [...], ...}`)
+	}
+	errs := []error{err}
+	d := &Diff{}
+	hasVersion := false
+	for _, f := range fields {
+		switch f.key {
+		case "version":
+			hasVersion = true
+			if err := typeError(json.Unmarshal(f.value, &d.Version)); err != nil {
+				errs = append(errs, fmt.Errorf("version: %w", err))
+			} else if d.Version != Version {
+				errs = append(errs, fmt.Errorf("version %d is not supported (want %d)", d.Version, Version))
+			}
+		case "selector":
+			errs = append(errs, prefixed("selector: ", decodeStrict(f.value, &d.Selector)))
+		case "delete":
+			errs = append(errs, parseList("delete", f.value, &d.Delete, deleteLabel))
+		case "protected":
+			errs = append(errs, parseList("protected", f.value, &d.Protected, deleteLabel))
+		case "create":
+			d.Create, err = parseEntries("create", f.value)
+			errs = append(errs, err)
+		case "keep":
+			errs = append(errs, parseList("keep", f.value, &d.Keep, func(m Match) string { return m.Hostname }))
+		case "mismatch":
+			errs = append(errs, parseList("mismatch", f.value, &d.Mismatch, func(m Mismatch) string { return m.Hostname }))
+		default:
+			errs = append(errs, fmt.Errorf("unknown field %q", f.key))
+		}
+	}
+	if !hasVersion {
+		errs = append(errs, fmt.Errorf("version is missing (want %d)", Version))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func deleteLabel(e DeleteEntry) string { return fmt.Sprintf("id %d, %s", e.ID, e.Name) }
+
+// parseList decodes a JSON list element by element, strictly, naming each element by index and
+// by what label says of it (read leniently first, so even a broken element is named).
+func parseList[T any](list string, raw json.RawMessage, dst *[]T, label func(T) string) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	elems, ok, err := arrayElements(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", list, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s: want a list", list)
+	}
+	out := make([]T, len(elems))
+	var errs []error
+	for i, el := range elems {
+		_ = json.Unmarshal(el, &out[i])
+		name := label(out[i])
+		if _, isObject, _ := objectFields(el); !isObject {
+			errs = append(errs, fmt.Errorf("%s[%d]: want an object", list, i))
+			continue
+		}
+		for _, e := range unjoin(decodeStrict(el, &out[i])) {
+			errs = append(errs, fmt.Errorf("%s[%d] (%s): %w", list, i, name, e))
+		}
+	}
+	*dst = out
+	return errors.Join(errs...)
+}
+
+// LoadDiff reads and parses a diff file; errors start with the path.
+func LoadDiff(path string) (*Diff, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ParseDiff(data)
+	if err != nil {
+		return nil, withPath(path, err)
+	}
+	return d, nil
+}
+
+// Encode writes the diff in its canonical form (two-space indent, trailing newline).
+func (d *Diff) Encode() ([]byte, error) { return encode(d) }
+
+// Validate checks the diff before anything acts on it, against the plan when p is not nil, and
+// reports every problem. Above all, no delete entry may name a volume of the plan: that is the
+// mistake this whole review exists to catch. An empty delete list is fine.
+func (d *Diff) Validate(p *Plan) error {
+	var errs []error
+	if d.Version != Version {
+		errs = append(errs, fmt.Errorf("version %d is not supported (want %d)", d.Version, Version))
+	}
+	if err := d.Selector.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	planned := make(map[string]Entry)
+	if p != nil {
+		for _, e := range p.Volumes {
+			planned[e.Name()] = e
+		}
+	}
+	protected := make(map[int64]bool)
+	for _, e := range d.Protected {
+		protected[e.ID] = true
+	}
+	ids := make(map[int64]int)
+	names := make(map[string]int)
+	for i, e := range d.Delete {
+		var problems []error
+		if e.ID <= 0 {
+			problems = append(problems, fmt.Errorf("id must be a positive volume id, got %d", e.ID))
+		} else if j, dup := ids[e.ID]; dup {
+			problems = append(problems, fmt.Errorf("id duplicates delete[%d]", j))
+		} else {
+			ids[e.ID] = i
+		}
+		switch {
+		case e.Name == "":
+			problems = append(problems, errors.New("name is missing"))
+		default:
+			if err := checkVolumeName(e.Name); err != nil {
+				problems = append(problems, fmt.Errorf("name %q %w", e.Name, err))
+			}
+			if j, dup := names[e.Name]; dup {
+				problems = append(problems, fmt.Errorf("name duplicates delete[%d]", j))
+			} else {
+				names[e.Name] = i
+			}
+			if _, ok := planned[e.Name]; ok {
+				problems = append(problems, errors.New("is a volume of the plan"))
+			}
+			if len(d.Selector.Names) > 0 && !d.Selector.matchesName(e.Name) {
+				problems = append(problems, errors.New("does not match the selector's names"))
+			}
+		}
+		if protected[e.ID] && e.ID > 0 {
+			problems = append(problems, errors.New("is also listed as protected"))
+		}
+		if e.SizeGB != 0 && (e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB) {
+			problems = append(problems, fmt.Errorf("size_gb %d is out of range %d..%d", e.SizeGB, MinSizeGB, MaxSizeGB))
+		}
+		for _, err := range problems {
+			errs = append(errs, fmt.Errorf("delete[%d] (%s): %w", i, deleteLabel(e), err))
+		}
+	}
+	for i, e := range d.Create {
+		problems := e.problems()
+		if p != nil {
+			pe, ok := planned[e.Name()]
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Errorf("volume %q is not in the plan", e.Name()))
+			case pe.Hostname != e.Hostname:
+				problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", e.Name(), pe.Hostname))
+			case pe.SizeGB != e.SizeGB:
+				problems = append(problems, fmt.Errorf("size_gb %d differs from the plan's %d", e.SizeGB, pe.SizeGB))
+			case pe.Location != "" && pe.Location != e.Location:
+				problems = append(problems, fmt.Errorf("location %s differs from the plan's %s", e.Location, pe.Location))
+			}
+		}
+		if e.Location == "" {
+			problems = append(problems, errors.New("location is missing (Compute resolves it from the server)"))
+		}
+		if _, dup := names[e.Name()]; dup {
+			problems = append(problems, fmt.Errorf("volume %q is also in delete", e.Name()))
+		}
+		for _, err := range problems {
+			errs = append(errs, &EntryError{"create", i, e.Hostname, err})
+		}
+	}
+	check := func(list string, i int, m Match) {
+		var problems []error
+		if m.Volume == "" {
+			problems = append(problems, errors.New("volume is missing"))
+		} else if pe, ok := planned[m.Volume]; p != nil && !ok {
+			problems = append(problems, fmt.Errorf("volume %q is not in the plan", m.Volume))
+		} else if ok && pe.Hostname != m.Hostname {
+			problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", m.Volume, pe.Hostname))
+		}
+		if m.ID <= 0 {
+			problems = append(problems, fmt.Errorf("id must be a positive volume id, got %d", m.ID))
+		} else if _, dup := ids[m.ID]; dup {
+			problems = append(problems, fmt.Errorf("id %d is also in delete", m.ID))
+		}
+		for _, err := range problems {
+			errs = append(errs, &EntryError{list, i, m.Hostname, err})
+		}
+	}
+	for i, m := range d.Keep {
+		check("keep", i, m)
+	}
+	for i, m := range d.Mismatch {
+		check("mismatch", i, m.Match)
+	}
+	return errors.Join(errs...)
+}
