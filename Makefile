@@ -62,5 +62,9 @@ unit:
 
 test: deps build fmt vet staticcheck lint unit
 
+# demo: the reset of the report's fleet against hcloud-sim, checked with the hcloud CLI.
+demo: deps build
+	bash scripts/demo.sh
+
 clean:
 	rm -rf bin dist .build $(addprefix plugins/modules/,$(MODULES))
