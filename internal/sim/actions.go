@@ -1,0 +1,180 @@
+package sim
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+const (
+	statusRunning = "running"
+	statusSuccess = "success"
+	statusError   = "error"
+)
+
+type action struct {
+	id      int64
+	command string
+	started time.Time     // when the API accepted it
+	begin   time.Time     // when its work begins: after started when it waits for another action
+	end     time.Time     // when it settles; zero for a stuck action
+	nominal time.Duration // the configured time of its command, for a stuck action's progress
+	fate    fate
+
+	status     string
+	progress   int // only once settled; a running action's progress is computed on read
+	finished   time.Time
+	errCode    string
+	errMessage string
+	resources  []schema.ActionResourceReference
+
+	// apply lands the action's change when it succeeds; an error fails the action instead.
+	apply func() error
+	// rollback undoes what starting the action did, when it fails.
+	rollback func()
+	// release frees the locks the action holds, whatever its outcome.
+	release func()
+}
+
+func (a *action) running() bool { return a.status == statusRunning }
+
+// currentProgress grows with the time spent since the work began and stays below 100 until the
+// action settles; a stuck action crawls towards 95 on its command's nominal time.
+func (a *action) currentProgress(now time.Time) int {
+	if !a.running() {
+		return a.progress
+	}
+	if now.Before(a.begin) {
+		return 0
+	}
+	elapsed := now.Sub(a.begin)
+	if a.end.IsZero() {
+		if a.nominal <= 0 {
+			return 50
+		}
+		return int(min(95, elapsed*100/a.nominal))
+	}
+	total := a.end.Sub(a.begin)
+	if total <= 0 {
+		return 99
+	}
+	return int(min(99, elapsed*100/total))
+}
+
+func (a *action) toSchema(now time.Time) schema.Action {
+	out := schema.Action{
+		ID: a.id, Status: a.status, Command: a.command, Progress: a.currentProgress(now),
+		Started: apiTime(a.started), Resources: slices.Clone(a.resources),
+	}
+	if !a.running() {
+		f := apiTime(a.finished)
+		out.Finished = &f
+	}
+	if a.status == statusError {
+		out.Error = &schema.ActionError{Code: a.errCode, Message: a.errMessage}
+	}
+	return out
+}
+
+func (a *action) touches(typ string, id int64) bool {
+	for _, r := range a.resources {
+		if r.Type == typ && r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ActionFilter selects actions for the action lists.
+type ActionFilter struct {
+	IDs      []int64  // empty: all
+	Statuses []string // empty: all
+	// VolumeID, when not zero, keeps only the actions of that volume.
+	VolumeID int64
+	// VolumesOnly keeps only actions that touch a volume (/volumes/actions).
+	VolumesOnly bool
+}
+
+var actionSortFields = []string{"id", "command", "status", "started", "finished"}
+
+func compareActions(a, b *action, field string) int {
+	switch field {
+	case "command":
+		return cmp.Compare(a.command, b.command)
+	case "status":
+		return cmp.Compare(a.status, b.status)
+	case "started":
+		return a.started.Compare(b.started)
+	case "finished":
+		return a.finished.Compare(b.finished)
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// ListActions returns one page of the actions that pass f. Unknown action ids are left out,
+// not an error, as in the API; an unknown f.VolumeID MUST be not_found.
+func (s *Store) ListActions(f ActionFilter, sort []sortKey, p pageReq) ([]schema.Action, pagination, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.settle()
+	if _, ok := s.volumes[f.VolumeID]; f.VolumeID != 0 && !ok {
+		return nil, pagination{}, errNotFound("volume", f.VolumeID)
+	}
+	var candidates []*action
+	switch {
+	case len(f.IDs) > 0:
+		seen := make(map[int64]bool, len(f.IDs))
+		for _, id := range f.IDs {
+			if a, ok := s.actions[id]; ok && !seen[id] {
+				seen[id] = true
+				candidates = append(candidates, a)
+			}
+		}
+	case f.VolumeID != 0:
+		if v, ok := s.volumeActions[f.VolumeID]; ok {
+			for _, id := range v {
+				candidates = append(candidates, s.actions[id])
+			}
+		}
+	default:
+		candidates = make([]*action, 0, len(s.actions))
+		for _, a := range s.actions {
+			candidates = append(candidates, a)
+		}
+	}
+	items := candidates[:0:0]
+	for _, a := range candidates {
+		if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, a.status) {
+			continue
+		}
+		if f.VolumeID != 0 && !a.touches("volume", f.VolumeID) {
+			continue
+		}
+		if f.VolumesOnly && !slices.ContainsFunc(a.resources, func(r schema.ActionResourceReference) bool { return r.Type == "volume" }) {
+			continue
+		}
+		items = append(items, a)
+	}
+	sortItems(items, sort, compareActions, func(a *action) int64 { return a.id })
+	page, meta := paginate(items, p)
+	out := make([]schema.Action, len(page))
+	for i, a := range page {
+		out[i] = a.toSchema(now)
+	}
+	return out, meta, nil
+}
+
+// GetAction MUST return not_found for an unknown id. With volumeID not zero, an action that
+// does not touch that volume is not_found as well.
+func (s *Store) GetAction(id, volumeID int64) (schema.Action, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.settle()
+	a, ok := s.actions[id]
+	if !ok || (volumeID != 0 && !a.touches("volume", volumeID)) {
+		return schema.Action{}, errNotFound("action", id)
+	}
+	return a.toSchema(now), nil
+}

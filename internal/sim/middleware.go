@@ -1,0 +1,193 @@
+package sim
+
+import (
+	"log/slog"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// recorder remembers the status a handler wrote, for the log and the counters.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection, to drop it.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// statusDropped stands for "no answer" in the counters and the log.
+const statusDropped = "dropped"
+
+// serveHTTP is the chain: request log → stats → admin bypass → auth → rate limit → faults →
+// router. The admin API is logged but neither counted, authenticated, limited nor faulted.
+func (s *Sim) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	status := ""
+	admin := r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, "/_sim/")
+	defer func() {
+		if status == "" {
+			status = strconv.Itoa(rec.status)
+		}
+		level := slog.LevelInfo
+		if admin {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", time.Since(start))
+	}()
+	if admin {
+		s.admin.ServeHTTP(rec, r)
+		return
+	}
+	dropped := s.serveAPI(rec, r)
+	if dropped {
+		status = statusDropped
+	} else if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if status == "" {
+		status = strconv.Itoa(rec.status)
+	}
+	s.stats.record(r.Method, s.route(r), status)
+}
+
+// serveAPI runs auth, the rate limit and the faults before the router. It reports whether the
+// connection was dropped by a fault.
+func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) (dropped bool) {
+	if !s.authorized(r) {
+		s.limiter.peek().setHeaders(w)
+		writeError(w, errUnauthorized)
+		return false
+	}
+	rl, ok := s.limiter.take()
+	rl.setHeaders(w)
+	if !ok {
+		writeError(w, errRateLimited)
+		return false
+	}
+	for _, f := range s.faults.match(r.Method, r.URL.Path) {
+		switch f.Effect {
+		case EffectDelay:
+			s.sleep(r, time.Duration(f.Delay))
+		case EffectActionError:
+			r = r.WithContext(withFate(r.Context(), fateError))
+		case EffectActionStuck:
+			r = r.WithContext(withFate(r.Context(), fateStuck))
+		case EffectDrop:
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				// No connection to drop (HTTP/2, or a handler called directly): abort the
+				// response, which the server turns into a reset stream or closed connection.
+				panic(http.ErrAbortHandler)
+			}
+			_ = conn.Close()
+			return true
+		case EffectError:
+			writeError(w, &Error{Status: f.Status, Code: f.Code, Message: f.Message})
+			return false
+		}
+	}
+	s.api.ServeHTTP(w, r)
+	return false
+}
+
+// authorized wants a bearer token, and the configured one when there is one.
+func (s *Sim) authorized(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token = strings.TrimSpace(token)
+	if !ok || token == "" {
+		return false
+	}
+	return s.cfg.Token == "" || token == s.cfg.Token
+}
+
+// route names the request by the router's pattern ("GET /v1/volumes/{id}"), the key of the
+// by_route counters.
+func (s *Sim) route(r *http.Request) string {
+	_, pattern := s.api.Handler(r)
+	switch pattern {
+	case "":
+		return r.Method + " (unmatched)"
+	case "/":
+		return r.Method + " (unknown route)"
+	case patternVolumeSub:
+		if strings.HasPrefix(r.URL.Path, "/v1/volumes/actions/") {
+			return "GET /v1/volumes/actions/{id}"
+		}
+		return "GET /v1/volumes/{id}/actions"
+	}
+	return pattern
+}
+
+// Stats is what GET /_sim/stats answers (the shape is a contract: docs/ARCHITECTURE.md).
+type Stats struct {
+	Requests  RequestStats   `json:"requests"`
+	RateLimit RateLimitState `json:"rate_limit"`
+	FaultsHit int            `json:"faults_hit"`
+}
+
+// RequestStats counts /v1 requests; a request is mutating when its method is not GET or HEAD.
+type RequestStats struct {
+	Total    int            `json:"total"`
+	Mutating int            `json:"mutating"`
+	Read     int            `json:"read"`
+	ByRoute  map[string]int `json:"by_route"`
+	ByStatus map[string]int `json:"by_status"`
+}
+
+type stats struct {
+	mu sync.Mutex
+	RequestStats
+}
+
+func newStats() *stats {
+	s := &stats{}
+	s.reset()
+	return s
+}
+
+func (s *stats) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.RequestStats = RequestStats{ByRoute: map[string]int{}, ByStatus: map[string]int{}}
+}
+
+func (s *stats) record(method, route, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Total++
+	if method == http.MethodGet || method == http.MethodHead {
+		s.Read++
+	} else {
+		s.Mutating++
+	}
+	s.ByRoute[route]++
+	s.ByStatus[status]++
+}
+
+func (s *stats) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.RequestStats
+	rs.ByRoute = maps.Clone(rs.ByRoute)
+	rs.ByStatus = maps.Clone(rs.ByStatus)
+	return Stats{Requests: rs}
+}
