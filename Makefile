@@ -54,13 +54,19 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
 
 lint: deps
-	yamllint -s playbooks/ meta/ galaxy.yml
-	ansible-lint --offline playbooks/
+	yamllint -s playbooks/ meta/ galaxy.yml plugins/modules/ ansible/ servers/
+	ansible-lint playbooks/
 
 unit:
 	$(GO) test -race -count=1 ./...
 
 test: deps build fmt vet staticcheck lint unit
+
+# collection: the Galaxy tarball (binaries for this controller; Go sources are excluded by galaxy.yml).
+collection: build
+	@mkdir -p dist
+	ansible-galaxy collection build --force --output-path dist .
+	@ls -l dist/keybuzz-infra-$(VERSION).tar.gz
 
 # demo: the reset of the report's fleet against hcloud-sim, checked with the hcloud CLI.
 demo: deps build

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/keybuzz/kbv3/internal/oplog"
 	"github.com/keybuzz/kbv3/internal/version"
@@ -73,8 +72,8 @@ func (o Options) Validate() error {
 	if o.Token == "" {
 		return errors.New("api_token: missing; set api_token or HCLOUD_TOKEN")
 	}
-	if !httpguts.ValidHeaderFieldValue(o.Token) || strings.ContainsAny(o.Token, " \t") {
-		return errors.New("api_token: contains characters not allowed in a token (whitespace or control characters)")
+	if !validToken(o.Token) {
+		return errors.New("api_token: must be printable ASCII without spaces")
 	}
 	if o.Endpoint != "" {
 		if err := validateEndpoint(o.Endpoint); err != nil {
@@ -85,6 +84,17 @@ func (o Options) Validate() error {
 		return errors.New("hz: negative durations in Options")
 	}
 	return nil
+}
+
+// validToken accepts what can travel in an Authorization header unchanged: printable ASCII
+// without spaces (hcloud-go would otherwise fail every request with a less helpful message).
+func validToken(t string) bool {
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateEndpoint(e string) error {
@@ -108,6 +118,7 @@ type Client struct {
 	maxRetries     int
 	backoff        func(int) time.Duration
 	requestTimeout time.Duration
+	pacer          *pacer // nil when pacing is off
 	waiter         *waiter
 }
 
@@ -147,8 +158,10 @@ func New(o Options) (*Client, error) {
 	if o.HTTPClient != nil {
 		*hc = *o.HTTPClient // a copy: the caller's client keeps its own transport
 	}
+	var p *pacer
 	if o.RateReserve > 0 {
-		hc.Transport = newPacer(hc.Transport, o.RateReserve)
+		p = newPacer(hc.Transport, o.RateReserve)
+		hc.Transport = p
 	}
 
 	name, ver, _ := strings.Cut(version.UserAgent(), "/")
@@ -163,6 +176,7 @@ func New(o Options) (*Client, error) {
 			hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 0}),
 		),
 		log:            o.Log,
+		pacer:          p,
 		maxRetries:     o.MaxRetries,
 		backoff:        o.Backoff,
 		requestTimeout: o.RequestTimeout,

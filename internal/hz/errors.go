@@ -1,0 +1,157 @@
+package hz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+)
+
+// Errors of hz's own checks, made before any request; match them with errors.Is.
+var (
+	// ErrNotInSnapshot: an operation named a volume or server the snapshot did not look up,
+	// so absence cannot be told from ignorance.
+	ErrNotInSnapshot = errors.New("not in the snapshot")
+	// ErrVolumeNotFound: the volume does not exist (for operations that need it to).
+	ErrVolumeNotFound = errors.New("volume not found")
+	// ErrServerNotFound: the server named as a target does not exist.
+	ErrServerNotFound = errors.New("server not found")
+	// ErrStillAttached: the volume must be detached first (delete).
+	ErrStillAttached = errors.New("volume is attached")
+	// ErrAttachedElsewhere: the volume is attached to another server than the one asked for.
+	ErrAttachedElsewhere = errors.New("volume is attached to another server")
+	// ErrProtected: the volume is delete-protected.
+	ErrProtected = errors.New("volume is delete-protected")
+	// ErrMismatch: a volume of that name exists but differs from what was asked for, or the
+	// volume of that name has another id than the one given.
+	ErrMismatch = errors.New("volume differs")
+	// ErrLocationMismatch: the volume and the server are in different locations.
+	ErrLocationMismatch = errors.New("volume and server are in different locations")
+	// ErrShrink: volumes can only grow.
+	ErrShrink = errors.New("volumes can only grow")
+)
+
+// IsLocked reports whether err is the API's `locked`: another action runs on the resource.
+func IsLocked(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeLocked) }
+
+// IsNotFound reports whether err is the API's `not_found`.
+func IsNotFound(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeNotFound) }
+
+// IsRateLimited reports whether err is the API's `rate_limit_exceeded`.
+func IsRateLimited(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeRateLimitExceeded) }
+
+// IsUnauthorized reports whether err is the API's `unauthorized` (a wrong token).
+func IsUnauthorized(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeUnauthorized) }
+
+// IsDeadline reports whether err ended a wait or request at the call's deadline.
+func IsDeadline(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+
+// ActionError is an action that ended with status error.
+type ActionError struct {
+	Action *hcloud.Action
+	Volume string // the volume it was for, as the caller named it
+}
+
+func (e *ActionError) Error() string {
+	return fmt.Sprintf("%s action %d on volume %s failed: %s: %s",
+		e.Action.Command, e.Action.ID, e.Volume, e.Action.ErrorCode, e.Action.ErrorMessage)
+}
+
+// Unwrap gives hcloud-go's own form, so errors.As(err, &hcloud.ActionError{}) works too.
+func (e *ActionError) Unwrap() error { return e.Action.Error() }
+
+// WaitError is a wait the context ended while an action was still running.
+type WaitError struct {
+	Action  *hcloud.Action // the running action (its last known state)
+	Volume  string
+	Elapsed time.Duration // since the wait began
+	Err     error         // the context's error
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("waiting for %s action %d on volume %s: %s after %s",
+		e.Action.Command, e.Action.ID, e.Volume, reason(e.Err), roundDuration(e.Elapsed))
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// reason words a context error for users, who set a timeout rather than a context.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline exceeded"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case err == nil:
+		return "stopped"
+	default:
+		return err.Error()
+	}
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(10 * time.Millisecond)
+}
+
+// class is what a failed request tells about the state of the API.
+type class int
+
+const (
+	// permanent: retrying the same request cannot help.
+	permanent class = iota
+	// refused: the API answered without acting (locked, conflict, rate limit); retry as is.
+	refused
+	// unknown: the request may or may not have acted (a lost response, a 5xx); a mutation
+	// looks at the volume before it retries.
+	unknown
+)
+
+// classify sorts the error of one attempt; resp is its response, if any. parent is the caller's
+// context: when it is done the error is final whatever it looks like.
+func classify(parent context.Context, resp *hcloud.Response, err error) class {
+	if err == nil || parent.Err() != nil || errors.Is(err, errPaceDeadline) {
+		return permanent
+	}
+	var apiErr hcloud.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Code {
+		case hcloud.ErrorCodeLocked, hcloud.ErrorCodeConflict, hcloud.ErrorCodeRateLimitExceeded,
+			hcloud.ErrorCodeResourceUnavailable, hcloud.ErrorCodeMaintenance, "unavailable":
+			return refused
+		case hcloud.ErrorCodeServerError, hcloud.ErrorCodeBadGateway, hcloud.ErrorCodeTimeout,
+			hcloud.ErrorCodeUnknownError:
+			return unknown
+		}
+		return permanent
+	}
+	if errors.Is(err, hcloud.ErrStatusCode) {
+		// An error status without the API's envelope: a proxy or load balancer answered.
+		if resp == nil || resp.Response == nil {
+			return unknown
+		}
+		switch code := resp.StatusCode; {
+		case code == 409 || code == 423 || code == 429:
+			return refused
+		case code >= 500:
+			return unknown
+		}
+		return permanent
+	}
+	// Our per-attempt timeout, a dropped connection, a reset, a truncated body: the request
+	// may have reached the API.
+	var netErr net.Error
+	var urlErr *url.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) || errors.As(err, &urlErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return unknown
+	}
+	return permanent
+}

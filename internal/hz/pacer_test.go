@@ -1,0 +1,117 @@
+package hz
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// budgetAPI answers like the API's rate limiter: a budget refilled one request per refill.
+type budgetAPI struct {
+	mu        sync.Mutex
+	now       *time.Time
+	limit     int
+	remaining float64
+	last      time.Time
+	refill    time.Duration
+	answered  int
+	refused   int
+}
+
+func (b *budgetAPI) RoundTrip(*http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.remaining = min(float64(b.limit), b.remaining+float64(b.now.Sub(b.last))/float64(b.refill))
+	b.last = *b.now
+	status := http.StatusOK
+	if b.remaining < 1 {
+		status = http.StatusTooManyRequests
+		b.refused++
+	} else {
+		b.remaining--
+		b.answered++
+	}
+	h := http.Header{}
+	h.Set("RateLimit-Limit", strconv.Itoa(b.limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(int(b.remaining)))
+	missing := float64(b.limit) - b.remaining
+	h.Set("RateLimit-Reset", strconv.FormatInt(b.now.Add(time.Duration(missing*float64(b.refill))).Unix(), 10))
+	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}, nil
+}
+
+func TestPacerSlowsDownBeforeTheLimit(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	api := &budgetAPI{now: &now, limit: 3600, remaining: 30, last: now, refill: time.Second}
+	p := newPacer(api, 10)
+	p.now = func() time.Time { return now }
+	var slept []time.Duration
+	p.sleep = func(_ context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		now = now.Add(d)
+		return nil
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://x/v1/volumes", nil)
+	require.NoError(t, err)
+	for range 100 {
+		resp, err := p.RoundTrip(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		now = now.Add(time.Millisecond) // the request's own time
+	}
+	assert.Zero(t, api.refused, "never a 429")
+	assert.Equal(t, 100, api.answered)
+	// The first ~20 requests spend the budget down to the reserve at once; the rest are spaced
+	// at the refill rate.
+	require.NotEmpty(t, slept)
+	assert.InDelta(t, 80, len(slept), 3)
+	for _, d := range slept[1:] {
+		assert.InDelta(t, float64(time.Second), float64(d), float64(50*time.Millisecond))
+	}
+}
+
+func TestPacerNeverSleepsPastTheDeadline(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	api := &budgetAPI{now: &now, limit: 3600, remaining: 0, last: now, refill: time.Second}
+	p := newPacer(api, 10)
+	p.now = func() time.Time { return now }
+	p.sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(1500*time.Millisecond))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://x/v1/volumes", nil)
+	require.NoError(t, err)
+	resp, err := p.RoundTrip(req) // learns the budget is empty (429)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	resp, err = p.RoundTrip(req) // the next slot, ~1s away, is before the deadline
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	_, err = p.RoundTrip(req) // the one after, ~2s away, is not
+	require.ErrorIs(t, err, errPaceDeadline)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "rate limit: no request slot before the deadline")
+}
+
+func TestPacerWithoutHeadersDoesNotPace(t *testing.T) {
+	p := newPacer(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
+	}), 10)
+	p.sleep = func(context.Context, time.Duration) error { t.Fatal("slept"); return nil }
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://x/v1/volumes", nil)
+	require.NoError(t, err)
+	for range 20 {
+		resp, err := p.RoundTrip(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

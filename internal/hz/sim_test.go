@@ -1,0 +1,524 @@
+package hz_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/batch"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/oplog"
+	"github.com/keybuzz/kbv3/internal/sim"
+	"github.com/keybuzz/kbv3/internal/sim/simtest"
+)
+
+// fixture is a simulator of the PH3-02 fleet and an hz.Client for it, with short times.
+type fixture struct {
+	sim     *sim.Sim
+	client  *hz.Client
+	logPath string
+	agents  *agents
+}
+
+// agents records the User-Agent and Authorization headers the simulator received.
+type agents struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newFixture(t *testing.T, cfg sim.Config, tweak func(*hz.Options)) *fixture {
+	t.Helper()
+	if cfg.Scenario == "" {
+		cfg.Scenario = "ph3-02"
+	}
+	if cfg.ActionTime == 0 {
+		cfg.ActionTime = 20 * time.Millisecond
+	}
+	cfg.Token = simtest.Token
+	s, err := sim.New(cfg)
+	require.NoError(t, err)
+	ag := &agents{seen: map[string]bool{}}
+	h := s.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ag.mu.Lock()
+		ag.seen[r.Header.Get("User-Agent")] = true
+		ag.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	logPath := filepath.Join(t.TempDir(), "ops.jsonl")
+	log, err := oplog.Open(logPath, "kbv3_test", simtest.Token)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = log.Close() })
+	opts := hz.Options{
+		Token:        simtest.Token,
+		Endpoint:     srv.URL + "/v1",
+		PollInterval: 10 * time.Millisecond,
+		Backoff:      hcloud.ConstantBackoff(5 * time.Millisecond),
+		Log:          log,
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	c, err := hz.New(opts)
+	require.NoError(t, err)
+	return &fixture{sim: s, client: c, logPath: logPath, agents: ag}
+}
+
+func (f *fixture) routes() map[string]int { return f.sim.Stats().Requests.ByRoute }
+
+func (f *fixture) logLines(t *testing.T) []oplog.Entry {
+	t.Helper()
+	b, err := os.ReadFile(f.logPath)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), simtest.Token, "the token never reaches the log")
+	var out []oplog.Entry
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		var e oplog.Entry
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+		out = append(out, e)
+	}
+	return out
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSnapshotUsesListRequestsOnly(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+
+	t.Run("many names: one page of each list", func(t *testing.T) {
+		names := volumeNames(t, f)
+		require.Len(t, names, 41)
+		f.sim.ResetStats()
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: names, Servers: []string{"crm-01", "etl-01", "redis-01"}})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{"GET /v1/volumes": 1, "GET /v1/servers": 1}, f.routes())
+		v := s.Volume("vol-crm-01")
+		require.NotNil(t, v)
+		assert.Equal(t, "crm-01", s.ServerName(v))
+		assert.True(t, s.Covers("no-such-volume"), "a full listing covers every name")
+		assert.Nil(t, s.Volume("no-such-volume"))
+		live := s.Live(v)
+		assert.Equal(t, "vol-crm-01", live.Name)
+		assert.Equal(t, 20, live.SizeGB)
+		assert.Equal(t, "crm-01", live.Server)
+		assert.NotEmpty(t, live.Location)
+	})
+	t.Run("one name: filtered lookups", func(t *testing.T) {
+		f.sim.ResetStats()
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}, Servers: []string{"crm-01"}})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{"GET /v1/volumes": 1, "GET /v1/servers": 1}, f.routes())
+		assert.Equal(t, "crm-01", s.ServerName(s.Volume("vol-crm-01")))
+		assert.False(t, s.Covers("vol-etl-01"))
+		_, err = f.client.Detach(ctx, s, hz.DetachOpts{Name: "vol-etl-01"})
+		assert.ErrorIs(t, err, hz.ErrNotInSnapshot)
+		_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "etl-01"})
+		assert.ErrorIs(t, err, hz.ErrNotInSnapshot)
+		assert.Equal(t, 2, f.sim.Stats().Requests.Total)
+	})
+	t.Run("attached to a server not asked for: servers listed for its name", func(t *testing.T) {
+		f.sim.ResetStats()
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{"GET /v1/volumes": 1, "GET /v1/servers": 1}, f.routes())
+		assert.Equal(t, "crm-01", s.ServerName(s.Volume("vol-crm-01")))
+	})
+	assert.Contains(t, strings.Join(keys(f.agents.seen), "|"), "kbv3-keybuzz.infra/")
+}
+
+func volumeNames(t *testing.T, f *fixture) []string {
+	t.Helper()
+	all, err := f.client.HCloud().Volume.All(t.Context())
+	require.NoError(t, err)
+	var names []string
+	for _, v := range all {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// detachAll detaches every named volume through the runner, as the detach module does.
+func detachAll(ctx context.Context, t *testing.T, c *hz.Client, names []string, concurrency int) []batch.Outcome[hz.Result] {
+	t.Helper()
+	s, err := c.Snapshot(ctx, hz.SnapshotOpts{Volumes: names})
+	require.NoError(t, err)
+	return batch.Run(ctx, names, concurrency, func(ctx context.Context, name string) (hz.Result, error) {
+		return c.Detach(ctx, s, hz.DetachOpts{Name: name})
+	})
+}
+
+func TestDetachFleetIsIdempotentAndBatchesWaits(t *testing.T) {
+	// backup-01 has two volumes: its second detach meets `locked` until the first is done.
+	f := newFixture(t, sim.Config{ActionTime: 100 * time.Millisecond}, func(o *hz.Options) {
+		o.PollInterval = 50 * time.Millisecond
+		o.Backoff = hcloud.ConstantBackoff(40 * time.Millisecond)
+	})
+	names := volumeNames(t, f)
+	ctx := ctxTimeout(t, 30*time.Second)
+	f.sim.ResetStats()
+
+	out := detachAll(ctx, t, f.client, names, 41)
+	for i, o := range out {
+		require.NoError(t, o.Err, names[i])
+		assert.Equal(t, hz.OutcomeDetached, o.Value.Outcome)
+		assert.Nil(t, o.Value.Volume.Server)
+		assert.Empty(t, o.Value.Server)
+	}
+	r := f.routes()
+	assert.Equal(t, 41, r["POST /v1/volumes/{id}/actions/detach"]-f.sim.Stats().Requests.ByStatus["423"])
+	// 41 actions of 100 ms, polled every 50 ms, 25 ids a poll: a few ticks of two requests,
+	// not one request per volume per tick.
+	assert.LessOrEqual(t, r["GET /v1/actions"], 12, "polls: %v", r)
+	assert.Equal(t, 1, r["GET /v1/volumes"])
+	assert.Equal(t, 1, r["GET /v1/servers"], "one page of servers, for the names of the attached")
+
+	// Again: nothing to do, and no request but the snapshot's.
+	f.sim.ResetStats()
+	out = detachAll(ctx, t, f.client, names, 10)
+	for _, o := range out {
+		require.NoError(t, o.Err)
+		assert.Equal(t, hz.OutcomeAlreadyDetached, o.Value.Outcome)
+	}
+	assert.Equal(t, 0, f.sim.Stats().Requests.Mutating)
+	assert.Equal(t, 1, f.sim.Stats().Requests.Total)
+}
+
+func TestWaitsAreBatchedPerTick(t *testing.T) {
+	f := newFixture(t, sim.Config{ActionTime: 300 * time.Millisecond}, func(o *hz.Options) { o.PollInterval = 100 * time.Millisecond })
+	names := volumeNames(t, f)[:20]
+	ctx := ctxTimeout(t, 30*time.Second)
+	f.sim.ResetStats()
+	start := time.Now()
+	out := detachAll(ctx, t, f.client, names, 20)
+	elapsed := time.Since(start)
+	for _, o := range out {
+		require.NoError(t, o.Err)
+	}
+	polls := f.routes()["GET /v1/actions"]
+	ticks := int(elapsed/(100*time.Millisecond)) + 1
+	assert.LessOrEqual(t, polls, ticks, "at most one poll per tick for 20 concurrent waits")
+	assert.GreaterOrEqual(t, polls, 2)
+	assert.Zero(t, f.routes()["GET /v1/actions/{id}"], "never one GET per action")
+}
+
+func TestLockedIsRetried(t *testing.T) {
+	f := newFixture(t, sim.Config{Faults: []sim.FaultRule{{
+		Method: "POST", Path: "/v1/volumes/*/actions/detach", Status: 423, Code: "locked", Message: "server is locked", Nth: 1, Count: 2,
+	}}}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	out := detachAll(ctx, t, f.client, []string{"vol-crm-01"}, 1)
+	require.NoError(t, out[0].Err)
+	assert.Equal(t, hz.OutcomeDetached, out[0].Value.Outcome)
+	assert.Equal(t, 3, out[0].Value.Attempts)
+
+	lines := f.logLines(t)
+	var outcomes []string
+	for _, e := range lines {
+		if e.Volume == "vol-crm-01" {
+			outcomes = append(outcomes, fmt.Sprintf("%s/%d", e.Outcome, e.Attempt))
+			assert.Equal(t, "kbv3_test", e.Module)
+			assert.NotZero(t, e.ID)
+			assert.Equal(t, "crm-01", e.Server)
+		}
+	}
+	assert.Equal(t, []string{"retry/1", "retry/2", "started/3", "detached/3"}, outcomes)
+	assert.Contains(t, lines[0].Error, "locked")
+}
+
+func TestLockedGivesUpAfterTheRetryBudget(t *testing.T) {
+	f := newFixture(t, sim.Config{Faults: []sim.FaultRule{{
+		Method: "POST", Path: "/v1/volumes/*/actions/attach", Status: 423, Code: "locked", Message: "server is locked",
+	}}}, func(o *hz.Options) { o.MaxRetries = 2 })
+	ctx := ctxTimeout(t, 10*time.Second)
+	_ = detachAll(ctx, t, f.client, []string{"vol-crm-01"}, 1)
+	s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}, Servers: []string{"crm-01"}})
+	require.NoError(t, err)
+	res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "crm-01"})
+	require.Error(t, err)
+	assert.True(t, hz.IsLocked(err))
+	assert.Equal(t, "attach: server is locked (locked) (after 3 attempts)", err.Error())
+	assert.Equal(t, hz.OutcomeFailed, res.Outcome)
+	assert.Equal(t, 3, res.Attempts)
+}
+
+func TestServerErrorsAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault sim.FaultRule
+	}{
+		{"503", sim.FaultRule{Status: 503, Code: "unavailable", Message: "try later"}},
+		{"500", sim.FaultRule{Status: 500, Code: "server_error", Message: "oops"}},
+		{"502 without envelope", sim.FaultRule{Status: 502, Code: "bad_gateway"}},
+		{"conflict", sim.FaultRule{Status: 409, Code: "conflict", Message: "changed"}},
+		{"dropped connection", sim.FaultRule{Effect: sim.EffectDrop}},
+		{"429", sim.FaultRule{Status: 429, Code: "rate_limit_exceeded", Message: "slow down"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fault := tc.fault
+			fault.Method, fault.Path, fault.Nth, fault.Count = "POST", "/v1/volumes/*/actions/detach", 1, 1
+			f := newFixture(t, sim.Config{Faults: []sim.FaultRule{fault}}, nil)
+			ctx := ctxTimeout(t, 10*time.Second)
+			out := detachAll(ctx, t, f.client, []string{"vol-crm-01", "vol-etl-01"}, 1)
+			for _, o := range out {
+				require.NoError(t, o.Err)
+				assert.Equal(t, hz.OutcomeDetached, o.Value.Outcome)
+			}
+			assert.Equal(t, 2, out[0].Value.Attempts)
+			assert.Equal(t, 1, f.sim.Stats().FaultsHit)
+		})
+	}
+}
+
+func TestLostAnswerAfterTheChangeIsNotRepeated(t *testing.T) {
+	// The API acts, but the answer comes after the request timeout: the retry must find the
+	// change made instead of sending it again.
+	delay := sim.FaultRule{Method: "POST", Effect: sim.EffectDelay, Delay: sim.Duration(300 * time.Millisecond), Nth: 1, Count: 1}
+	t.Run("create", func(t *testing.T) {
+		d := delay
+		d.Path = "/v1/volumes"
+		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, func(o *hz.Options) { o.RequestTimeout = 100 * time.Millisecond })
+		ctx := ctxTimeout(t, 10*time.Second)
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-crm-01-data"}, Servers: []string{"crm-01"}})
+		require.NoError(t, err)
+		res, err := f.client.Create(ctx, s, hz.CreateOpts{Name: "kbv3-crm-01-data", SizeGB: 20, Server: "crm-01", Format: "xfs"})
+		require.NoError(t, err)
+		assert.Equal(t, hz.OutcomeCreated, res.Outcome)
+		assert.Equal(t, "crm-01", res.Server)
+		assert.Equal(t, 1, f.routes()["POST /v1/volumes"], "one create reached the API: %v", f.routes())
+		v, _, err := f.client.HCloud().Volume.GetByName(ctx, "kbv3-crm-01-data")
+		require.NoError(t, err)
+		require.NotNil(t, v.Server, "attached (by the create's own attach action)")
+	})
+	t.Run("attach", func(t *testing.T) {
+		d := delay
+		d.Path = "/v1/volumes/*/actions/attach"
+		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, func(o *hz.Options) { o.RequestTimeout = 100 * time.Millisecond })
+		ctx := ctxTimeout(t, 10*time.Second)
+		_ = detachAll(ctx, t, f.client, []string{"vol-crm-01"}, 1)
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}, Servers: []string{"crm-01"}})
+		require.NoError(t, err)
+		res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "crm-01"})
+		require.NoError(t, err)
+		assert.Equal(t, hz.OutcomeAttached, res.Outcome)
+		assert.Equal(t, "crm-01", res.Server)
+	})
+}
+
+func TestCreateFindsAVolumeMadeSinceTheSnapshot(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-etl-01-data"}, Servers: []string{"etl-01"}})
+	require.NoError(t, err)
+	etl := s.Server("etl-01")
+	require.NotNil(t, etl)
+	_, _, err = f.client.HCloud().Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: "kbv3-etl-01-data", Size: 20, Location: etl.Location})
+	require.NoError(t, err)
+
+	res, err := f.client.Create(ctx, s, hz.CreateOpts{Name: "kbv3-etl-01-data", SizeGB: 20, Location: etl.Location.Name})
+	require.NoError(t, err, "uniqueness_error for a volume as asked for is not a failure")
+	assert.Equal(t, hz.OutcomeExists, res.Outcome)
+
+	_, err = f.client.Create(ctx, s, hz.CreateOpts{Name: "kbv3-etl-01-data", SizeGB: 30, Location: etl.Location.Name})
+	require.NoError(t, err, "the snapshot now knows it: exists")
+
+	s2, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-other"}})
+	require.NoError(t, err)
+	_, _, err = f.client.HCloud().Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: "kbv3-other", Size: 50, Location: etl.Location})
+	require.NoError(t, err)
+	_, err = f.client.Create(ctx, s2, hz.CreateOpts{Name: "kbv3-other", SizeGB: 20, Location: etl.Location.Name})
+	require.Error(t, err, "a different volume of that name is not ours")
+	assert.True(t, hcloud.IsError(err, hcloud.ErrorCodeUniquenessError), err.Error())
+}
+
+func TestActionEndingInError(t *testing.T) {
+	f := newFixture(t, sim.Config{Faults: []sim.FaultRule{{Method: "POST", Path: "/v1/volumes/*/actions/detach", Effect: sim.EffectActionError}}}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	out := detachAll(ctx, t, f.client, []string{"vol-crm-01"}, 1)
+	err := out[0].Err
+	require.Error(t, err)
+	var ae *hz.ActionError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "detach_volume", ae.Action.Command)
+	assert.Regexp(t, `^detach_volume action \d+ on volume vol-crm-01 failed: \w+: .+`, err.Error())
+	assert.Equal(t, hz.OutcomeFailed, out[0].Value.Outcome)
+}
+
+func TestActionThatNeverFinishesEndsAtTheDeadline(t *testing.T) {
+	f := newFixture(t, sim.Config{Faults: []sim.FaultRule{{Method: "POST", Path: "/v1/volumes/*/actions/detach", Effect: sim.EffectActionStuck, Nth: 1, Count: 1}}}, nil)
+	ctx := ctxTimeout(t, 400*time.Millisecond)
+	start := time.Now()
+	out := detachAll(ctx, t, f.client, []string{"vol-crm-01", "vol-etl-01"}, 2)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	// The fault hits whichever detach comes first; the other is not held up by it.
+	stuck, other := 0, 1
+	if out[0].Err == nil {
+		stuck, other = 1, 0
+	}
+	require.NoError(t, out[other].Err)
+	err := out[stuck].Err
+	require.Error(t, err)
+	assert.True(t, hz.IsDeadline(err))
+	var we *hz.WaitError
+	require.ErrorAs(t, err, &we)
+	name := []string{"vol-crm-01", "vol-etl-01"}[stuck]
+	assert.Regexp(t, `^waiting for detach_volume action \d+ on volume `+name+`: deadline exceeded after \d+ms$`, err.Error())
+
+	var failed []oplog.Entry
+	for _, e := range f.logLines(t) {
+		if e.Outcome == "failed" {
+			failed = append(failed, e)
+		}
+	}
+	require.Len(t, failed, 1)
+	assert.Equal(t, name, failed[0].Volume)
+	assert.Equal(t, we.Action.ID, failed[0].ActionID)
+	assert.Equal(t, err.Error(), failed[0].Error)
+}
+
+func TestRateLimitIsPaced(t *testing.T) {
+	// A budget of 20 requests refilled at 20 a second: 41 detaches, their snapshot and polls
+	// need more than 20 requests, so they must be spread out rather than refused.
+	f := newFixture(t, sim.Config{RateLimit: sim.RateLimit{Limit: 20, Period: time.Second}},
+		func(o *hz.Options) { o.RateReserve = 5; o.PollInterval = 50 * time.Millisecond })
+	names := volumeNames(t, f)
+	ctx := ctxTimeout(t, 30*time.Second)
+	out := detachAll(ctx, t, f.client, names, 10)
+	for _, o := range out {
+		require.NoError(t, o.Err)
+	}
+	st := f.sim.Stats()
+	assert.LessOrEqual(t, st.Requests.ByStatus["429"], 3, "paced before the limit: %v", st.Requests.ByStatus)
+}
+
+func TestRateLimitExceededIsRetried(t *testing.T) {
+	// Without pacing, the limit is hit; 429s are retried until the budget refills.
+	f := newFixture(t, sim.Config{RateLimit: sim.RateLimit{Limit: 10, Period: 500 * time.Millisecond}},
+		func(o *hz.Options) {
+			o.RateReserve = -1
+			o.MaxRetries = 20
+			o.PollInterval = 100 * time.Millisecond
+			o.Backoff = hcloud.ConstantBackoff(50 * time.Millisecond)
+		})
+	names := volumeNames(t, f)[:20]
+	ctx := ctxTimeout(t, 30*time.Second)
+	out := detachAll(ctx, t, f.client, names, 10)
+	for _, o := range out {
+		require.NoError(t, o.Err)
+	}
+	assert.Positive(t, f.sim.Stats().Requests.ByStatus["429"])
+	retries := 0
+	for _, e := range f.logLines(t) {
+		if e.Outcome == "retry" {
+			retries++
+			assert.Contains(t, e.Error, "rate_limit_exceeded")
+		}
+	}
+	assert.Positive(t, retries)
+}
+
+func TestOperationsDecideAgainstTheSnapshot(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	names := []string{"vol-crm-01", "vol-etl-01", "keybuzz-archive-01", "absent-volume"}
+	s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: names, Servers: []string{"crm-01", "etl-01", "redis-01"}})
+	require.NoError(t, err)
+	c := f.client
+	f.sim.ResetStats()
+
+	check := func(res hz.Result, err error) hz.Outcome {
+		t.Helper()
+		require.NoError(t, err)
+		return res.Outcome
+	}
+	fail := func(res hz.Result, err error) error {
+		t.Helper()
+		require.Error(t, err)
+		assert.Equal(t, hz.OutcomeFailed, res.Outcome)
+		return err
+	}
+
+	// Check mode and no-ops: no request at all.
+	assert.Equal(t, hz.OutcomeWouldDetach, check(c.Detach(ctx, s, hz.DetachOpts{Name: "vol-crm-01", Check: true})))
+	assert.Equal(t, hz.OutcomeAbsent, check(c.Detach(ctx, s, hz.DetachOpts{Name: "absent-volume"})))
+	assert.Equal(t, hz.OutcomeAbsent, check(c.Delete(ctx, s, hz.DeleteOpts{Name: "absent-volume"})))
+	assert.Equal(t, hz.OutcomeAlreadyAttached, check(c.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "crm-01"})))
+	assert.Equal(t, hz.OutcomeExists, check(c.Create(ctx, s, hz.CreateOpts{Name: "vol-crm-01", SizeGB: 20, Server: "crm-01"})))
+	assert.Equal(t, hz.OutcomeOK, check(c.Resize(ctx, s, hz.ResizeOpts{Name: "vol-crm-01", SizeGB: 20})))
+	assert.Equal(t, hz.OutcomeOK, check(c.ChangeProtection(ctx, s, hz.ProtectionOpts{Name: "vol-crm-01", Delete: false})))
+	assert.Equal(t, hz.OutcomeWouldCreate, check(c.Create(ctx, s, hz.CreateOpts{Name: "absent-volume", SizeGB: 20, Server: "redis-01", Check: true})))
+	assert.ErrorIs(t, fail(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01"})), hz.ErrStillAttached)
+	assert.ErrorIs(t, fail(c.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "etl-01"})), hz.ErrAttachedElsewhere)
+	assert.ErrorIs(t, fail(c.Resize(ctx, s, hz.ResizeOpts{Name: "vol-crm-01", SizeGB: 10})), hz.ErrShrink)
+	assert.ErrorIs(t, fail(c.Attach(ctx, s, hz.AttachOpts{Name: "absent-volume", Server: "crm-01"})), hz.ErrVolumeNotFound)
+	assert.Equal(t, hz.OutcomeAbsent, check(c.Detach(ctx, s, hz.DetachOpts{Name: "never-asked-for"})), "four names: every volume was listed")
+	assert.ErrorIs(t, fail(c.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "no-such-server"})), hz.ErrServerNotFound)
+	crm := s.Volume("vol-crm-01")
+	assert.ErrorIs(t, fail(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01", ID: crm.ID + 1000})), hz.ErrMismatch)
+	assert.Equal(t, 0, f.sim.Stats().Requests.Total, "decided without a request: %v", f.routes())
+
+	// The full life of a volume.
+	assert.Equal(t, hz.OutcomeDetached, check(c.Detach(ctx, s, hz.DetachOpts{Name: "vol-crm-01"})))
+	assert.Equal(t, hz.OutcomeResized, check(c.Resize(ctx, s, hz.ResizeOpts{Name: "vol-crm-01", SizeGB: 30})))
+	assert.Equal(t, hz.OutcomeProtectionChanged, check(c.ChangeProtection(ctx, s, hz.ProtectionOpts{Name: "vol-crm-01", Delete: true})))
+	assert.ErrorIs(t, fail(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01"})), hz.ErrProtected)
+	assert.Equal(t, hz.OutcomeProtectionChanged, check(c.ChangeProtection(ctx, s, hz.ProtectionOpts{Name: "vol-crm-01", Delete: false})))
+	assert.Equal(t, hz.OutcomeWouldDelete, check(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01", ID: crm.ID, Check: true})))
+	assert.Equal(t, hz.OutcomeDeleted, check(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01", ID: crm.ID})))
+	assert.Nil(t, s.Volume("vol-crm-01"))
+	assert.Equal(t, hz.OutcomeAbsent, check(c.Delete(ctx, s, hz.DeleteOpts{Name: "vol-crm-01"})))
+	res, err := c.Create(ctx, s, hz.CreateOpts{Name: "vol-crm-01", SizeGB: 20, Server: "crm-01", Automount: true, Labels: map[string]string{"managed-by": "kbv3"}})
+	require.NoError(t, err)
+	assert.Equal(t, hz.OutcomeCreated, res.Outcome)
+	assert.Equal(t, "crm-01", res.Server)
+	assert.Len(t, res.Actions, 2, "create_volume and attach_volume")
+	assert.Equal(t, hz.OutcomeAlreadyAttached, check(c.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: "crm-01"})))
+	// Only the changes and their polls were requests.
+	for route := range f.routes() {
+		assert.True(t, strings.HasPrefix(route, "POST ") || strings.HasPrefix(route, "DELETE ") || route == "GET /v1/actions", route)
+	}
+}
+
+func TestChangeMadeBySomeoneElseSinceTheSnapshot(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}})
+	require.NoError(t, err)
+	hc := f.client.HCloud()
+	a, _, err := hc.Volume.Detach(ctx, s.Volume("vol-crm-01"))
+	require.NoError(t, err)
+	require.NoError(t, f.client.Wait(ctx, "vol-crm-01", a))
+
+	res, err := f.client.Detach(ctx, s, hz.DetachOpts{Name: "vol-crm-01"})
+	require.NoError(t, err)
+	assert.Equal(t, hz.OutcomeAlreadyDetached, res.Outcome)
+	assert.Nil(t, s.Volume("vol-crm-01").Server, "the snapshot learned it")
+}
