@@ -426,7 +426,9 @@ func TestRateLimitExceededIsRetried(t *testing.T) {
 			o.RateReserve = -1
 			o.MaxRetries = 20
 			o.PollInterval = 100 * time.Millisecond
-			o.Backoff = hcloud.ConstantBackoff(50 * time.Millisecond)
+			// Growing, as in production: ten workers retrying at a constant pace can starve
+			// each other of the refilled budget on a loaded machine.
+			o.Backoff = func(n int) time.Duration { return min(50*time.Millisecond<<n, time.Second) }
 		})
 	names := volumeNames(t, f)[:20]
 	ctx := ctxTimeout(t, 30*time.Second)
