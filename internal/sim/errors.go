@@ -60,6 +60,14 @@ func errProtected(kind string, id int64) *Error {
 	return &Error{Status: http.StatusLocked, Code: "protected", Message: fmt.Sprintf("%s %d is protected against deletion", kind, id)}
 }
 
+// errTooManyVolumes is the answer to a 17th volume on a server. The documentation gives the
+// limit but not its error: the simulator answers with the API's generic code for a limit
+// reached (an assumption, see docs/SIMULATOR.md).
+func errTooManyVolumes(sv *server) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "resource_limit_exceeded",
+		Message: fmt.Sprintf("server %d already has the maximum of %d volumes attached", sv.id, MaxVolumesPerServer)}
+}
+
 func errJSON(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "json_error", Message: "invalid JSON: " + msg}
 }

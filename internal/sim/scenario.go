@@ -265,6 +265,9 @@ func (s *Store) load(sc *Scenario, seed int64) error {
 		if sv != nil && sv.loc != loc {
 			return fmt.Errorf("scenario: volume %q in %s cannot be attached to %q in %s", in.Name, loc.Name, sv.name, sv.loc.Name)
 		}
+		if sv != nil && len(sv.volumes) >= MaxVolumesPerServer {
+			return fmt.Errorf("scenario: volume %q: server %q already has the maximum of %d volumes", in.Name, sv.name, MaxVolumesPerServer)
+		}
 		if err := validateLabels(in.Labels); err != nil {
 			return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
 		}

@@ -36,6 +36,18 @@ func (sv *server) locked(now time.Time) bool {
 	return false
 }
 
+// volumeCount is how many volumes the server holds, counting those an attach is under way for
+// (or waits to begin for, after a create): what the limit of MaxVolumesPerServer applies to.
+func (sv *server) volumeCount() int {
+	n := len(sv.volumes)
+	for _, a := range sv.busy {
+		if a.command == CmdAttachVolume {
+			n++
+		}
+	}
+	return n
+}
+
 func (sv *server) detachVolume(v *volume) {
 	sv.volumes = slices.DeleteFunc(sv.volumes, func(x *volume) bool { return x == v })
 }

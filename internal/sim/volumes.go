@@ -10,10 +10,12 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
-// The API's limits on volumes.
+// The API's limits on volumes. MaxVolumesPerServer is the documented "up to 16 volumes on each
+// server" (docs.hetzner.com/cloud/volumes/faq; hetznercloud/csi-driver's MaxVolumesPerNode).
 const (
-	MinVolumeSize = 10
-	MaxVolumeSize = 10240
+	MinVolumeSize       = 10
+	MaxVolumeSize       = 10240
+	MaxVolumesPerServer = 16
 )
 
 var volumeNameRe = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,62}[a-zA-Z0-9])?$`)
@@ -132,7 +134,8 @@ func validateVolumeName(name string) error {
 // the volume goes to the server's location and an attach_volume action, which begins when the
 // creation ends, comes back in next_actions. It MUST return invalid_input for a bad name, size,
 // format, labels or location, uniqueness_error for a name in use, not_found for an unknown
-// server, and locked when an attach or detach on that server is running.
+// server, locked when an attach or detach on that server is running, and
+// resource_limit_exceeded when the server already holds MaxVolumesPerServer volumes.
 func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,6 +178,9 @@ func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateR
 	}
 	if sv != nil && sv.locked(now) {
 		return schema.VolumeCreateResponse{}, errLocked("server", sv.id)
+	}
+	if sv != nil && sv.volumeCount() >= MaxVolumesPerServer {
+		return schema.VolumeCreateResponse{}, errTooManyVolumes(sv)
 	}
 
 	v := &volume{
@@ -308,7 +314,8 @@ func (s *Store) DeleteVolume(id int64) error {
 // AttachVolume starts attaching a volume to a server in its location. It MUST return
 // not_found for an unknown volume or server, locked while an action of the volume runs or an
 // attach/detach on the server runs, volume_already_attached when it is attached (to any
-// server), and invalid_input when the server is in another location.
+// server), invalid_input when the server is in another location, and resource_limit_exceeded
+// when the server already holds (or is getting) MaxVolumesPerServer volumes.
 func (s *Store) AttachVolume(id, serverID int64, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -333,6 +340,8 @@ func (s *Store) AttachVolume(id, serverID int64, f fate) (schema.Action, error) 
 		return schema.Action{}, errInvalidInput("server", fmt.Sprintf("server is in %s, the volume in %s: a volume attaches only to a server in its location", sv.loc.Name, v.loc.Name))
 	case sv.locked(now):
 		return schema.Action{}, errLocked("server", sv.id)
+	case sv.volumeCount() >= MaxVolumesPerServer:
+		return schema.Action{}, errTooManyVolumes(sv)
 	}
 	return s.startAttach(v, sv, now, now, f).toSchema(now), nil
 }

@@ -13,7 +13,7 @@ import (
 
 // Token is a 64-character token unlike any resource name: the hcloud CLI wants 64 characters,
 // and Ansible masks every occurrence of a no_log value in results.
-const Token = "simtestQ7kP2xZr9LmW4vT8nB3cY6hJ1dF5gS0aE2uI7oK4pM9qR3wX8zV6tN1bH5"
+const Token = "simtestQ7kP2xZr9LmW4vT8nB3cY6hJ1dF5gS0aE2uI7oK4pM9qR3wX8zV6tN1bH"
 
 // Start runs a simulator built from cfg on 127.0.0.1:0 until the test ends, and returns its
 // endpoint (http://127.0.0.1:PORT/v1) and the simulator, for its admin methods.

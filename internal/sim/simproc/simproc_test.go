@@ -1,0 +1,138 @@
+package simproc_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kbv3-simproc-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary, err = simproc.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// get sends one authorized GET to the API.
+func get(t *testing.T, s *simproc.Sim, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.Endpoint+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminCalls(t *testing.T) {
+	s := simproc.StartT(t, simproc.Options{Binary: binary, ActionTime: 50 * time.Millisecond})
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/v1$`, s.Endpoint)
+	assert.Contains(t, s.Env(), "HCLOUD_TOKEN="+simproc.Token)
+	assert.Len(t, simproc.Token, 64)
+
+	st, err := s.State()
+	require.NoError(t, err)
+	assert.Len(t, st.Servers, 47)
+	assert.Len(t, st.Volumes, 41)
+	assert.Len(t, st.Locations, 6)
+	assert.Len(t, st.Datacenters, 6)
+	minio, ok := st.Volume("vol-minio-01")
+	require.True(t, ok)
+	sv, ok := st.ServerByID(*minio.Server)
+	require.True(t, ok)
+	assert.Equal(t, "minio-01", sv.Name)
+	assert.Equal(t, sv.Location.Name, sv.Datacenter.Location.Name)
+	assert.Equal(t, minio.Location.Name, sv.Location.Name)
+	assert.Contains(t, sv.Volumes, minio.ID)
+
+	rules, err := s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/servers", Status: 503, Nth: 1, Count: 1})
+	require.NoError(t, err)
+	require.Len(t, rules, 1)
+	assert.Equal(t, "unavailable", rules[0].Code)
+	code, body := get(t, s, "/servers")
+	assert.Equal(t, 503, code, body)
+	code, _ = get(t, s, "/servers")
+	assert.Equal(t, 200, code)
+	rules, err = s.Faults()
+	require.NoError(t, err)
+	assert.Equal(t, 1, rules[0].Hits)
+
+	stats, err := s.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, 2, stats.Requests.Total)
+	assert.Equal(t, 2, stats.Requests.Read)
+	assert.Equal(t, 2, stats.Requests.ByRoute["GET /v1/servers"])
+	assert.Equal(t, map[string]int{"200": 1, "503": 1}, stats.Requests.ByStatus)
+	assert.Equal(t, 1, stats.FaultsHit)
+	assert.True(t, stats.RateLimit.Enabled)
+	assert.Equal(t, 3600, stats.RateLimit.Limit)
+	assert.Equal(t, 3598, stats.RateLimit.Remaining)
+
+	require.NoError(t, s.ResetStats())
+	stats, err = s.Stats()
+	require.NoError(t, err)
+	assert.Zero(t, stats.Requests.Total)
+
+	require.NoError(t, s.SetActionTimes(map[string]time.Duration{"attach_volume": 2 * time.Second}))
+	require.NoError(t, s.ClearFaults())
+	rules, err = s.Faults()
+	require.NoError(t, err)
+	assert.Empty(t, rules)
+
+	_, err = s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/volumes", Status: 500})
+	require.NoError(t, err)
+	get(t, s, "/servers")
+	require.NoError(t, s.Reset())
+	rules, err = s.Faults()
+	require.NoError(t, err)
+	assert.Empty(t, rules, "reset clears faults")
+	stats, err = s.Stats()
+	require.NoError(t, err)
+	assert.Zero(t, stats.Requests.Total, "reset clears counters")
+	after, err := s.State()
+	require.NoError(t, err)
+	assert.Equal(t, st.Volumes, after.Volumes, "reset reloads the same fleet")
+
+	_, err = s.AddFault(simproc.Fault{Method: "GET", Path: "no-slash"})
+	assert.ErrorContains(t, err, "status 422")
+
+	require.NoError(t, s.Stop())
+	require.NoError(t, s.Stop(), "Stop twice is fine")
+}
+
+func TestStartFailsOnBadFlags(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := simproc.Start(ctx, simproc.Options{Binary: binary, Scenario: "nope"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exited before printing its endpoint")
+	assert.True(t, strings.Contains(err.Error(), "nope"), err.Error())
+
+	_, err = simproc.Start(ctx, simproc.Options{})
+	assert.ErrorContains(t, err, "Binary is required")
+}
