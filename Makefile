@@ -13,9 +13,9 @@ STATICCHECK_VERSION ?= v0.8.2
 
 # Debian packages the tests and the demo need, by the command each provides.
 APT_PACKAGES := ansible-core:ansible-playbook ansible:ansible-community hcloud-cli:hcloud \
-                python3-hcloud:/usr/lib/python3/dist-packages/hcloud yamllint:yamllint ansible-lint:ansible-lint
+                python3-hcloud:/usr/lib/python3/dist-packages/hcloud yamllint:yamllint ansible-lint:ansible-lint jq:jq
 
-.PHONY: build collection-link modules sim deps test unit lint vet staticcheck demo bench soak collection clean fmt
+.PHONY: build collection-link modules sim deps test unit lint vet staticcheck demo bench soak collection clean fmt fuzz reliability-doc
 
 build: modules sim collection-link
 
@@ -60,7 +60,34 @@ lint: deps
 unit:
 	$(GO) test -race -count=1 ./...
 
-test: deps build fmt vet staticcheck lint unit
+test: deps build fmt vet staticcheck lint unit fuzz
+
+# fuzz runs each fuzz target on its own (go test allows one -fuzz target per invocation).
+FUZZTIME ?= 5s
+FUZZ_TARGETS := ./internal/ansible:FuzzDecodeOptions ./internal/plan:FuzzParse ./internal/plan:FuzzParseDiff
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
+	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg || exit 1; done
+
+# soak: SIGKILL the reset playbook at SOAK_KILLS seeded random moments, rerun after each, check the
+# fleet every time (cmd/kbv3-soak), then fuzz each target for a minute.
+SOAK_KILLS ?= 12
+SOAK_SEED  ?= 1
+soak: deps build
+	$(GO) run ./cmd/kbv3-soak -kills $(SOAK_KILLS) -seed $(SOAK_SEED)
+	$(MAKE) fuzz FUZZTIME=60s
+
+# reliability-doc: run the fault matrix, recording its results, and render docs/RELIABILITY.md.
+reliability-doc: deps build
+	@rm -f .build/reliability.json
+	KBV3_RELIABILITY_JSON=$(CURDIR)/.build/reliability.json $(GO) test -count=1 -timeout 20m -run 'TestReliabilityFaultMatrix' ./tests/
+	$(GO) run ./cmd/kbv3-soak -render-doc .build/reliability.json -o docs/RELIABILITY.md
+
+# e2e: the end-to-end tests of the playbooks against hcloud-sim (tests/e2e_*_test.go; part of unit too).
+.PHONY: e2e
+e2e: deps build
+	$(GO) test -count=1 -run 'TestE2E' ./tests/
 
 # collection: the Galaxy tarball (binaries for this controller; Go sources are excluded by galaxy.yml).
 collection: build
@@ -71,6 +98,13 @@ collection: build
 # demo: the reset of the report's fleet against hcloud-sim, checked with the hcloud CLI.
 demo: deps build
 	bash scripts/demo.sh
+
+# bench: docs/BENCHMARKS.md. The PH3-02 reset on hcloud-sim three ways (kbv3, hetzner.hcloud from
+# Debian's ansible package, the hcloud CLI loop), then the no-op rerun, --check, module start-up,
+# a generated fleet and the simulator's throughput (cmd/kbv3-bench; BENCH_FLAGS=-h lists options).
+BENCH_FLAGS ?=
+bench: deps build
+	$(GO) run ./cmd/kbv3-bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin dist .build $(addprefix plugins/modules/,$(MODULES))

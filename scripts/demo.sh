@@ -22,11 +22,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # A token unlike any resource name: Ansible masks no_log values inside results wherever they occur.
-export HCLOUD_TOKEN="demo-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+# 64 characters, as the hcloud CLI wants.
+export HCLOUD_TOKEN="demo$(od -An -N30 -tx1 /dev/urandom | tr -d ' \n')"
+demo_start=$(date +%s)
 
+# Actions take the simulator's realistic times (attach and detach 3 s, create 1 s, delete 300 ms).
 step "Starting hcloud-sim with the ph3-02 fleet (47 servers, 40 old vol-* volumes, 1 unrelated volume)"
 ./bin/hcloud-sim --addr 127.0.0.1:0 --scenario ph3-02 --token "$HCLOUD_TOKEN" \
-  --action-time 1s --action-time create_volume=500ms --action-time change_protection=200ms \
   --log-level error >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 endpoint=""
@@ -42,8 +44,10 @@ echo "endpoint: $HCLOUD_ENDPOINT"
 
 rm -f servers/volume_diff_v3.json
 step "hcloud volume list (before)"
-hcloud volume list -o columns=name,size,server,location | sort -k1 | head -12
-echo "... $(hcloud volume list -o noheader | wc -l) volumes in all"
+before=$(hcloud volume list -o noheader -o columns=name,size,server,location | sort -k1)
+hcloud volume list -o columns=name,size,server,location | awk 'NR == 1'
+awk 'NR <= 11' <<<"$before"
+echo "... $(wc -l <<<"$before") volumes in all"
 
 step "ansible-playbook playbooks/volume_diff_v3.yml (computes servers/volume_diff_v3.json for review)"
 ansible-playbook playbooks/volume_diff_v3.yml
@@ -62,13 +66,14 @@ misplaced=$(hcloud volume list -o noheader -o columns=name,server | awk '$1 ~ /^
 [ -z "$misplaced" ] && echo "every kbv3- volume is attached to its own server" || echo "misplaced: $misplaced"
 archive=$(hcloud volume list -o noheader -o columns=name,size,server | grep '^keybuzz-archive-01 ' || true)
 echo "unrelated volume: ${archive:-MISSING}"
-hcloud volume list -o columns=name,size,server | sort -k1 | head -8
-echo "..."
+after=$(hcloud volume list -o noheader -o columns=name,size,server | sort -k1)
+awk 'NR <= 8' <<<"$after"
+echo "... $(wc -l <<<"$after") volumes in all"
 [ "$kbv3" = 47 ] && [ "$old" = 0 ] && [ -z "$misplaced" ] && [ -n "$archive" ] || fail "the fleet does not match the plan"
 
 step "ansible-playbook playbooks/volume_reset_v3.yml --check (a rerun predicts no change)"
 ansible-playbook playbooks/volume_reset_v3.yml --check | tee "$work/check.log"
 grep -Eq 'changed=0 .*failed=0' "$work/check.log" || fail "the --check rerun predicts changes"
 
-requests=$(curl -fsS "${HCLOUD_ENDPOINT%/v1}/_sim/stats" 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["requests"]; print(f"{r[\"total\"]} API requests, {r[\"mutating\"]} of them mutating")' 2>/dev/null || echo "stats unavailable")
-step "Done: 40 old volumes deleted, 47 created and attached, report in reports/volume_reset_v3.md ($requests)"
+requests=$(curl -fsS "${HCLOUD_ENDPOINT%/v1}/_sim/stats" 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["requests"]; print("{} API requests, {} of them mutating".format(r["total"], r["mutating"]))' 2>/dev/null || echo "stats unavailable")
+step "Done in $(( $(date +%s) - demo_start )) s: 40 old volumes deleted, 47 created and attached, report in reports/volume_reset_v3.md ($requests)"

@@ -42,7 +42,8 @@ func (o Outcome) Changed() bool {
 	switch o {
 	case OutcomeDetached, OutcomeDeleted, OutcomeCreated, OutcomeResized, OutcomeAttached,
 		OutcomeProtectionChanged, OutcomeWouldDetach, OutcomeWouldDelete, OutcomeWouldCreate,
-		OutcomeWouldResize, OutcomeWouldAttach, OutcomeWouldChangeProtection:
+		OutcomeWouldResize, OutcomeWouldAttach, OutcomeWouldChangeProtection,
+		OutcomeUpdated, OutcomeWouldUpdate:
 		return true
 	}
 	return false
@@ -528,6 +529,8 @@ func verb(o Outcome) string {
 		return "attach"
 	case OutcomeProtectionChanged:
 		return "change protection"
+	case OutcomeUpdated:
+		return "update labels"
 	}
 	return string(o)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/keybuzz/kbv3/internal/batch"
 	"github.com/keybuzz/kbv3/internal/hz"
 	"github.com/keybuzz/kbv3/internal/oplog"
+	"github.com/keybuzz/kbv3/internal/plan"
 )
 
 // Common are the options every module takes (documented once, in
@@ -44,6 +45,10 @@ func (c Common) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// tuneClient, when set, adjusts every call's client options: tests shorten polls and backoffs
+// with it, so that production keeps hz's defaults without a knob users could misuse.
+var tuneClient func(*hz.Options)
 
 // session is one module call's connection: the client, the operation log and the deadline.
 type session struct {
@@ -73,6 +78,9 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		log = l
 	}
 	opts.Log = log
+	if tuneClient != nil {
+		tuneClient(&opts)
+	}
 	client, err := hz.New(opts)
 	if err != nil {
 		_ = log.Close()
@@ -87,6 +95,16 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		}
 	}
 	return ctx, s, closeFn, nil
+}
+
+// snapshot reads the call's one snapshot. A refused token is said in the words of the option
+// to fix, since it is the first request of every call.
+func (s *session) snapshot(ctx context.Context, o hz.SnapshotOpts) (*hz.Snapshot, error) {
+	snap, err := s.client.Snapshot(ctx, o)
+	if hz.IsUnauthorized(err) {
+		return nil, fmt.Errorf("api_token: the API refused the token (set api_token or HCLOUD_TOKEN to a read/write token of the project): %w", err)
+	}
+	return snap, err
 }
 
 // Item is the result for one volume, the same in every module (docs/ARCHITECTURE.md).
@@ -107,24 +125,48 @@ type Item struct {
 }
 
 // ActionFailed and ActionRefused are the actions of items that did not succeed: refused means
-// a safety check kept the volume as it is, before any request for it.
+// a safety check kept the volume as it is, before any request for it. ActionSkipped is an item
+// left alone, without a request, because another item of the same call was refused (the delete
+// module deletes a list whole or not at all); it does not fail the call by itself.
 const (
 	ActionFailed  = "failed"
 	ActionRefused = "refused"
+	ActionSkipped = "skipped"
 )
 
-// fail marks the item as not done with err, keeping what is known of the volume.
+// fail marks the item as not done with err, keeping what is known of the volume. changed stays
+// as it was: a step that succeeded before the failure (the detach of a move) did change the
+// volume, and the task must say so.
 func (it *Item) fail(action string, err error) {
 	it.Action = action
-	it.Error = err.Error()
-	it.changed = false
+	it.Error = oneLine(err)
 	it.diff = nil
 }
 
-// setOutcome records what hz did to the volume.
+// describe fills the item with what st shows of the volume.
+func (it *Item) describe(st *State) {
+	if st == nil {
+		return
+	}
+	it.Volume, it.ID, it.Server, it.Location, it.Size = st.Name, st.ID, st.Server, st.Location, st.Size
+}
+
+// oneLine joins the lines of err (errors.Join puts one problem per line) so that msg and item
+// errors stay one line each.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// setOutcome records what hz did to the volume. An item stays changed once a step changed it:
+// a delete that finds the volume gone after detaching it still detached it.
 func (it *Item) setOutcome(o hz.Outcome) {
-	it.Action = string(o)
-	it.changed = o.Changed()
+	it.set(string(o), o.Changed())
+}
+
+// set records an action that is not one of hz's outcomes (moved, skipped).
+func (it *Item) set(action string, changed bool) {
+	it.Action = action
+	it.changed = it.changed || changed
 }
 
 // runItems runs fn for each item with the session's concurrency under ctx's deadline. ident gives
@@ -180,7 +222,7 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 		}
 		if it.Action == ActionFailed || it.Action == ActionRefused {
 			r.Failed = true
-			bad = append(bad, fmt.Sprintf("%s (%s)", it.Volume, it.Error))
+			bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
@@ -196,6 +238,14 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 		r.Msg += "; " + strings.Join(bad, "; ")
 	}
 	return r
+}
+
+// label names the item in msg: by name, or by id when only the id is known.
+func (it Item) label() string {
+	if it.Volume == "" && it.ID != 0 {
+		return fmt.Sprintf("id %d", it.ID)
+	}
+	return it.Volume
 }
 
 // rank puts failures last in msg, so the counts of what went well read first.
@@ -244,4 +294,168 @@ func volumeDiff(name string, before, after *State) *ansible.Diff {
 		d.After = after
 	}
 	return d
+}
+
+// ref is a volume named by id, name or both: an entry of a detach or delete list, or the
+// single-volume options (index -1). The other fields of the entry are what the list's reviewer
+// saw (server, size_gb).
+type ref struct {
+	index int
+	plan.DeleteEntry
+}
+
+// String names the entry in errors as the playbook's author wrote it.
+func (r ref) String() string {
+	who := r.Name
+	if who == "" {
+		who = fmt.Sprintf("id %d", r.ID)
+	}
+	switch {
+	case r.Name == "" && r.ID == 0:
+		return fmt.Sprintf("volumes[%d]", r.index)
+	case r.index < 0:
+		return "volume " + who
+	}
+	return fmt.Sprintf("volumes[%d] (%s)", r.index, who)
+}
+
+// refsOf validates the single-volume options (name, id) or the list, before any request, and
+// returns one ref per volume. needBoth requires id and name together (delete).
+func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBoth bool) ([]ref, error) {
+	var refs []ref
+	if single {
+		refs = []ref{{index: -1, DeleteEntry: plan.DeleteEntry{ID: id, Name: name}}}
+	} else {
+		for i, e := range list {
+			refs = append(refs, ref{index: i, DeleteEntry: e})
+		}
+	}
+	var errs []error
+	names, ids := map[string]ref{}, map[int64]ref{}
+	for _, r := range refs {
+		what := "id"
+		if r.index >= 0 {
+			what = fmt.Sprintf("volumes[%d]: id", r.index)
+		}
+		switch {
+		case r.ID < 0:
+			errs = append(errs, fmt.Errorf("%s %d is not a volume id", what, r.ID))
+		case needBoth && (r.ID == 0 || r.Name == ""):
+			errs = append(errs, fmt.Errorf("%s: id and name are both required", r))
+		case r.ID == 0 && r.Name == "":
+			errs = append(errs, fmt.Errorf("%s: id or name is required", r))
+		}
+		if r.SizeGB < 0 {
+			errs = append(errs, fmt.Errorf("%s: size_gb %d is negative", r, r.SizeGB))
+		}
+		if prev, dup := names[r.Name]; dup && r.Name != "" {
+			errs = append(errs, fmt.Errorf("%s: name %s duplicates %s", r, r.Name, prev))
+		} else {
+			names[r.Name] = r
+		}
+		if prev, dup := ids[r.ID]; dup && r.ID > 0 {
+			errs = append(errs, fmt.Errorf("%s: id %d duplicates %s", r, r.ID, prev))
+		} else {
+			ids[r.ID] = r
+		}
+	}
+	return refs, errors.Join(errs...)
+}
+
+// refSnapshot says what the snapshot must hold for refs. An id can only be checked against a
+// listing of every volume: looking the name up alone would miss the volume that now has that
+// id under another name.
+func refSnapshot(refs []ref) hz.SnapshotOpts {
+	var o hz.SnapshotOpts
+	for _, r := range refs {
+		o.Volumes = append(o.Volumes, r.Name)
+		if r.ID != 0 {
+			o.AllVolumes = true
+		}
+	}
+	return o
+}
+
+// resolve finds the live volume r designates: nil when there is none. With id and name both
+// given they must designate the same volume; a volume matching one but not the other is an
+// error, never a guess.
+func (r ref) resolve(s *hz.Snapshot) (*hcloud.Volume, error) {
+	var byName, byID *hcloud.Volume
+	if r.Name != "" {
+		byName = s.Volume(r.Name)
+	}
+	if r.ID != 0 {
+		byID = s.VolumeByID(r.ID)
+	}
+	switch {
+	case r.Name == "":
+		return byID, nil
+	case r.ID == 0:
+		return byName, nil
+	case byID != nil && byID.Name != r.Name:
+		return nil, fmt.Errorf("%s: the volume with id %d is now named %s, not %s", r, r.ID, byID.Name, r.Name)
+	case byName != nil && byName.ID != r.ID:
+		return nil, fmt.Errorf("%s: volume %s now has id %d, not %d", r, r.Name, byName.ID, r.ID)
+	}
+	return byName, nil
+}
+
+// resolveRefs resolves every ref, returning each one's volume (nil: absent) or refusal. Two
+// refs that designate the same live volume (one by id, one by name) make the call invalid.
+func resolveRefs(s *hz.Snapshot, refs []ref) ([]*hcloud.Volume, []error, error) {
+	vols := make([]*hcloud.Volume, len(refs))
+	refusals := make([]error, len(refs))
+	seen := map[int64]ref{}
+	var dups []error
+	for i, r := range refs {
+		vols[i], refusals[i] = r.resolve(s)
+		if v := vols[i]; v != nil {
+			if prev, dup := seen[v.ID]; dup {
+				dups = append(dups, fmt.Errorf("%s and %s both designate volume %s (id %d)", prev, r, v.Name, v.ID))
+			}
+			seen[v.ID] = r
+		}
+	}
+	return vols, refusals, errors.Join(dups...)
+}
+
+// invalid words the validation errors of a call as one line for msg.
+func invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(oneLine(err))
+}
+
+// singleEntryProblems checks a single volume's name, location and labels with the plan's
+// rules, so that the single-volume options are held to the same standard as plan entries,
+// and returns the problems without the entry's prefix (there is no list to point into).
+func singleEntryProblems(name, server, location string, labels map[string]string) []error {
+	host := server
+	if host == "" {
+		host = "placeholder" // only the name, location and labels are checked here
+	}
+	e := plan.Entry{Hostname: host, Volume: name, SizeGB: plan.MinSizeGB, Location: location, Labels: labels}
+	var out []error
+	for _, err := range unjoin(e.Validate()) {
+		var ee *plan.EntryError
+		if errors.As(err, &ee) {
+			err = ee.Err
+		}
+		if server != "" && strings.HasPrefix(err.Error(), "hostname ") {
+			err = fmt.Errorf("server: %w", err)
+		}
+		out = append(out, err)
+	}
+	return out
+}
+
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -39,7 +39,7 @@ options:
     type: path
 notes:
   - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
-  - Supports check mode with exact predictions and no mutating API request, and diff mode.
+  - Supports check mode with exact predictions and no mutating API request; the modules that change volumes support diff mode.
   - Set the token and endpoint once with C(module_defaults) and the action group C(group/keybuzz.infra.hcloud).
 seealso:
   - name: Hetzner Cloud API

@@ -1,0 +1,244 @@
+package rig
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
+)
+
+// PH3Fleet is the report's fleet (hcloud-sim --scenario ph3-02) with the shipped plan.
+func PH3Fleet(root string) (Fleet, error) {
+	b, err := os.ReadFile(filepath.Join(root, "servers", "volume_plan_v3.json"))
+	if err != nil {
+		return Fleet{}, err
+	}
+	var p struct {
+		Volumes []Entry `json:"volumes"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Fleet{}, fmt.Errorf("servers/volume_plan_v3.json: %w", err)
+	}
+	return Fleet{Name: "ph3-02", Plan: p.Volumes, Unrelated: []string{Archive}}, nil
+}
+
+// SoakOptions configure Soak.
+type SoakOptions struct {
+	Root  string
+	Dir   string // work directory (created)
+	Fleet Fleet
+	Kills int
+	Seed  uint64
+	// BatchSize and StageTimeout are the playbook's variables (defaults 10 and 60).
+	BatchSize, StageTimeout int
+	// Logf reports progress (nil: silent).
+	Logf func(format string, args ...any)
+}
+
+// Kill is what one kill-and-rerun did.
+type Kill struct {
+	N         int           `json:"n"`
+	At        time.Duration `json:"at_ns"`
+	Stage     string        `json:"stage"`      // the task running when the playbook was killed
+	Ended     bool          `json:"ended"`      // the run ended by itself before the kill moment
+	KillSafe  []string      `json:"kill_safe"`  // problems right after the kill
+	Rerun     time.Duration `json:"rerun_ns"`   // how long the rerun took
+	RerunOK   bool          `json:"rerun_ok"`   // the rerun succeeded
+	Converged []string      `json:"converged"`  // problems of the fleet after the rerun (none: converged)
+	RerunFail string        `json:"rerun_fail"` // the rerun's failure account
+}
+
+// OK is a kill after which nothing unsafe happened and the rerun converged.
+func (k Kill) OK() bool { return len(k.KillSafe) == 0 && k.RerunOK && len(k.Converged) == 0 }
+
+// SoakReport is the soak's result.
+type SoakReport struct {
+	Fleet    string        `json:"fleet"`
+	Seed     uint64        `json:"seed"`
+	FullRun  time.Duration `json:"full_run_ns"`
+	Kills    []Kill        `json:"kills"`
+	Failures int           `json:"failures"`
+}
+
+// Soak measures one complete reset, then Kills times: resets the simulator to the fleet,
+// starts the reset playbook, SIGKILLs its process group at a seeded random moment of the
+// measured duration, checks that nothing unsafe happened, reruns to completion and checks that
+// the fleet converged to the plan (each plan volume exactly once with its size, location and
+// server; nothing outside the diff deleted; the unrelated volume intact).
+func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 10
+	}
+	if o.StageTimeout == 0 {
+		o.StageTimeout = 60
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := StartSim(ctx, o.Root, o.Dir, o.Fleet, simproc.Token)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = s.Stop() }()
+	w, err := NewWorkspace(o.Dir, o.Fleet)
+	if err != nil {
+		return nil, err
+	}
+	env := s.Env()
+	vars := map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}
+	deadline := 10 * time.Minute
+	play := func(playbook string, killAfter time.Duration) (*Run, error) {
+		return w.Playbook(ctx, Options{Root: o.Root, Playbook: playbook, Env: env, Vars: vars, Deadline: deadline, KillAfter: killAfter})
+	}
+	r, err := play("playbooks/volume_diff_v3.yml", 0)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the diff playbook failed:\n%s", r.Output)
+	}
+	deletes, err := ReadDiffDeletes(w.Diff)
+	if err != nil {
+		return nil, err
+	}
+	before, err := s.State()
+	if err != nil {
+		return nil, err
+	}
+	rep := &SoakReport{Fleet: o.Fleet.Name, Seed: o.Seed}
+
+	// One complete run: its duration spreads the kills over every stage.
+	r, err = play("playbooks/volume_reset_v3.yml", 0)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the uninterrupted reset failed:\n%s", strings.Join(FailedLines(r.Output), "\n"))
+	}
+	after, err := s.State()
+	if err != nil {
+		return nil, err
+	}
+	if p := CheckFleet(o.Fleet, before, after, deletes); len(p) > 0 {
+		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
+	}
+	rep.FullRun = r.Duration
+	logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, r.Duration.Round(time.Millisecond), o.Kills, o.Seed)
+
+	rng := rand.New(rand.NewPCG(o.Seed, 0x6b627633))
+	for i := 1; i <= o.Kills; i++ {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := s.Reset(); err != nil {
+			return rep, err
+		}
+		// Stratified: kill i lands at a random moment of the i-th of Kills equal slices of the
+		// uninterrupted run, so that the kills spread over every stage.
+		slice := int64(rep.FullRun) / int64(o.Kills)
+		k := Kill{N: i, At: time.Duration(int64(i-1)*slice + rng.Int64N(max(slice, 1)))}
+		r, err := play("playbooks/volume_reset_v3.yml", max(k.At, time.Millisecond))
+		if err != nil {
+			return rep, err
+		}
+		k.Stage, k.Ended = lastTask(r.Output), !r.Killed
+		mid, err := s.State()
+		if err != nil {
+			return rep, err
+		}
+		k.KillSafe = Safe(o.Fleet, before, mid, deletes)
+		r2, err := play("playbooks/volume_reset_v3.yml", 0)
+		if err != nil {
+			return rep, err
+		}
+		k.Rerun, k.RerunOK = r2.Duration, r2.Succeeded()
+		if !k.RerunOK {
+			k.RerunFail = strings.Join(FailedLines(r2.Output), " | ")
+			if k.RerunFail == "" {
+				k.RerunFail = tail(r2.Output, 1500)
+			}
+		}
+		final, err := s.State()
+		if err != nil {
+			return rep, err
+		}
+		k.Converged = CheckFleet(o.Fleet, before, final, deletes)
+		if !k.OK() {
+			rep.Failures++
+		}
+		rep.Kills = append(rep.Kills, k)
+		logf("%s", k.String())
+	}
+	return rep, nil
+}
+
+func (k Kill) String() string {
+	what := fmt.Sprintf("killed at %5.1fs in %q", k.At.Seconds(), k.Stage)
+	if k.Ended {
+		what = fmt.Sprintf("ended by itself before %5.1fs", k.At.Seconds())
+	}
+	res := fmt.Sprintf("rerun converged in %.1fs", k.Rerun.Seconds())
+	switch {
+	case len(k.KillSafe) > 0:
+		res = "UNSAFE after the kill: " + strings.Join(k.KillSafe, "; ")
+	case !k.RerunOK:
+		res = "RERUN FAILED: " + k.RerunFail
+	case len(k.Converged) > 0:
+		res = "DID NOT CONVERGE: " + strings.Join(k.Converged, "; ")
+	}
+	return fmt.Sprintf("kill %2d: %s; %s", k.N, what, res)
+}
+
+// Summary counts the kills by stage, and the failures.
+func (r *SoakReport) Summary() string {
+	by := map[string]int{}
+	for _, k := range r.Kills {
+		st := k.Stage
+		if k.Ended {
+			st = "(after the end)"
+		}
+		by[st]++
+	}
+	var keys []string
+	for s := range by {
+		keys = append(keys, s)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, s := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %d", s, by[s]))
+	}
+	return fmt.Sprintf("N=%d kills on %s (seed %d, uninterrupted run %.1fs), %d failed; by stage: %s",
+		len(r.Kills), r.Fleet, r.Seed, r.FullRun.Seconds(), r.Failures, strings.Join(parts, ", "))
+}
+
+// lastTask is the name of the last task the output started.
+func lastTask(out string) string {
+	i := strings.LastIndex(out, "TASK [")
+	if i < 0 {
+		return "(before the first task)"
+	}
+	rest := out[i+len("TASK ["):]
+	if j := strings.Index(rest, "]"); j >= 0 {
+		return rest[:j]
+	}
+	return rest
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

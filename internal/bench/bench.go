@@ -1,0 +1,515 @@
+// Package bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim three ways (kbv3, the
+// official collection hetzner.hcloud, the report's hcloud CLI loop), measures each (wall time,
+// requests by kind from the simulator's counters, 429s, peak memory, end state against the
+// plan), measures the extras (no-op rerun, --check, module start-up, a generated fleet, the
+// simulator's own throughput) and writes docs/BENCHMARKS.md.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// Ways and extras, in the order they run.
+var (
+	AllWays   = []string{"kbv3", "official", "cli"}
+	AllExtras = []string{"noop", "check", "startup", "big", "simrps"}
+)
+
+// kbv3Modules are the binaries the kbv3 way needs in plugins/modules.
+var kbv3Modules = []string{"kbv3_volume_info", "kbv3_volume_detach", "kbv3_volume_delete", "kbv3_volume_create", "kbv3_volume_attach", "kbv3_volume_verify"}
+
+// Token is the bearer token of every client: long and unlike any resource name, so that Ansible's
+// no_log masking never rewrites a result.
+const Token = "kbv3BenchToken0q8XwZr4Lm2Ns9Vt6Yp3Hc7Jd1Kf5Gb0Qe8Ua2Ri4Oo6Ww9Ee1Tt3"
+
+// Options are the harness's settings.
+type Options struct {
+	Repo        string
+	SimBin      string
+	Ways        []string
+	Extras      []string
+	Batch       int
+	BigN        int
+	Out         string // the Markdown report; "" writes none
+	WorkDir     string
+	WayTimeout  time.Duration
+	BigTimeout  time.Duration
+	RPSDuration time.Duration
+	RPSWorkers  []int
+	StartupRuns int
+	Invocation  string // how the harness was started, for the report
+}
+
+// WayResult is one measured run.
+type WayResult struct {
+	Name     string
+	Title    string
+	Cmd      Cmd
+	Measure  Measure
+	Stats    Stats
+	Problems []string
+	Check    string // what the end state was checked against
+	Skipped  string
+	Bound    *Bound
+	Work     Work
+}
+
+// OK reports whether the run ended well with the right end state.
+func (r *WayResult) OK() bool {
+	return r.Skipped == "" && r.Measure.Err == nil && r.Measure.ExitCode == 0 && len(r.Problems) == 0
+}
+
+// Report is everything measured.
+type Report struct {
+	Opts        Options
+	Started     time.Time
+	Machine     Machine
+	SimArgs     []string
+	ActionTimes map[string]time.Duration
+	RateLimit   string
+	Ways        []*WayResult
+	Extras      []*WayResult
+	BigN        int
+	Startup     []StartupResult
+	RPS         *RPSResult
+	Notes       []string
+}
+
+// Find returns the run of that name, nil when it did not run.
+func (r *Report) Find(name string) *WayResult {
+	for _, w := range slices.Concat(r.Ways, r.Extras) {
+		if w.Name == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// Run measures everything opts selects, prints the tables to out and writes opts.Out.
+func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
+	rep := &Report{Opts: opts, Started: time.Now(), BigN: opts.BigN}
+	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	rep.Machine = DescribeMachine(ctx, opts.Repo)
+	planPath := filepath.Join(opts.Repo, "servers", "volume_plan_v3.json")
+	p, err := plan.Load(planPath)
+	if err != nil {
+		return nil, err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(out, "kbv3-bench: "+format+"\n", a...) }
+
+	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check")
+	if needMain {
+		rep.SimArgs = []string{"--scenario", "ph3-02", "--token", Token, "--log-level", "error"}
+		logf("starting %s %s", opts.SimBin, strings.Join(redact(rep.SimArgs), " "))
+		sim, err := StartSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), rep.SimArgs...)
+		if err != nil {
+			return nil, err
+		}
+		defer sim.Stop()
+		cfg, err := sim.Config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if rep.ActionTimes, err = cfg.ParsedActionTimes(); err != nil {
+			return nil, err
+		}
+		rep.RateLimit = fmt.Sprintf("%d/%s", cfg.RateLimit.Limit, cfg.RateLimit.Period)
+		if !cfg.RateLimit.Enabled {
+			rep.RateLimit = "off"
+		}
+		r := &runner{opts: opts, sim: sim, plan: p, planPath: planPath, logf: logf, times: rep.ActionTimes}
+		for _, way := range opts.Ways {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			res := r.way(ctx, way)
+			rep.Ways = append(rep.Ways, res)
+			if way == "kbv3" && res.OK() && has(opts.Extras, "noop") {
+				rep.Extras = append(rep.Extras, r.noop(ctx, res, false), r.noop(ctx, res, true))
+			}
+		}
+		if has(opts.Extras, "noop") && !has(opts.Ways, "kbv3") {
+			rep.Notes = append(rep.Notes, "The no-op rerun follows a kbv3 reset: run with the kbv3 way to measure it.")
+		}
+		if has(opts.Extras, "check") {
+			rep.Extras = append(rep.Extras, r.check(ctx))
+		}
+		sim.Stop()
+	}
+	if has(opts.Extras, "big") {
+		rep.Extras = append(rep.Extras, runBig(ctx, opts, logf))
+	}
+	if has(opts.Extras, "startup") {
+		rep.Startup = measureStartup(ctx, opts, logf)
+	}
+	if has(opts.Extras, "simrps") {
+		rps, err := measureSimRPS(ctx, opts, logf)
+		if err != nil {
+			rep.Notes = append(rep.Notes, "simulator throughput not measured: "+err.Error())
+		}
+		rep.RPS = rps
+	}
+	md := rep.Markdown()
+	fmt.Fprintln(out)
+	fmt.Fprint(out, rep.Summary())
+	if opts.Out != "" {
+		if err := os.WriteFile(opts.Out, []byte(md), 0o644); err != nil {
+			return rep, err
+		}
+		logf("wrote %s", opts.Out)
+	}
+	return rep, nil
+}
+
+func has(list []string, s string) bool { return slices.Contains(list, s) }
+
+// redact hides the token in a command line shown to people.
+func redact(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if a == Token {
+			out[i] = "$HCLOUD_TOKEN"
+		}
+	}
+	return out
+}
+
+// runner runs the ways against the main simulator.
+type runner struct {
+	opts     Options
+	sim      *Sim
+	plan     *plan.Plan
+	planPath string
+	times    map[string]time.Duration
+	logf     func(string, ...any)
+}
+
+// env is the environment of every client: the simulator, and Ansible kept out of ~/.ansible.
+func clientEnv(endpoint, work string) []string {
+	return []string{
+		"HCLOUD_TOKEN=" + Token,
+		"HCLOUD_ENDPOINT=" + endpoint,
+		"HCLOUD_CONFIG=" + filepath.Join(work, "hcloud-cli.toml"),
+		"ANSIBLE_NOCOLOR=1",
+		"ANSIBLE_ASYNC_DIR=" + filepath.Join(work, "ansible-async"),
+		"ANSIBLE_LOCAL_TEMP=" + filepath.Join(work, "ansible-local"),
+		"ANSIBLE_REMOTE_TEMP=" + filepath.Join(work, "ansible-remote"),
+		"ANSIBLE_RETRY_FILES_ENABLED=0",
+	}
+}
+
+// wayDir is a fresh directory for one run's files.
+func (r *runner) wayDir(name string) (string, error) {
+	dir := filepath.Join(r.opts.WorkDir, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// prepare resets the simulator, writes the reviewed diff and zeroes the counters.
+func (r *runner) prepare(ctx context.Context, dir string, reset bool) (*plan.Diff, *State, error) {
+	if reset {
+		if err := r.sim.Reset(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	before, err := r.sim.State(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := WriteDiff(r.plan, before, filepath.Join(dir, "volume_diff_v3.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, before, r.sim.ResetStats(ctx)
+}
+
+func writeVars(dir string, vars map[string]any) (string, error) {
+	data, err := json.MarshalIndent(vars, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "vars.json")
+	return p, os.WriteFile(p, data, 0o644)
+}
+
+// kbv3Built reports which kbv3 module binaries are missing.
+func kbv3Missing(repo string) []string {
+	var missing []string
+	for _, m := range kbv3Modules {
+		if st, err := os.Stat(filepath.Join(repo, "plugins", "modules", m)); err != nil || st.Mode()&0o111 == 0 {
+			missing = append(missing, m)
+		}
+	}
+	return missing
+}
+
+// wayCmd is the command of a way, with its files in dir.
+func (r *runner) wayCmd(way, dir string, extra ...string) (Cmd, error) {
+	c := Cmd{Dir: r.opts.Repo, Env: clientEnv(r.sim.Endpoint, dir), Log: filepath.Join(dir, "output.log"), Timeout: r.opts.WayTimeout}
+	diff := filepath.Join(dir, "volume_diff_v3.json")
+	snapshot := filepath.Join(dir, "existing_volumes_hetzner.json")
+	switch way {
+	case "kbv3":
+		vars, err := writeVars(dir, map[string]any{
+			"diff_path": diff, "snapshot_path": snapshot, "batch_size": r.opts.Batch,
+			"report_path": filepath.Join(dir, "volume_reset_v3.md"), "log_path": filepath.Join(dir, "volume-reset-v3.jsonl"),
+		})
+		if err != nil {
+			return c, err
+		}
+		c.Argv = append([]string{"ansible-playbook", "playbooks/volume_reset_v3.yml", "-e", "@" + vars}, extra...)
+	case "official":
+		vars, err := writeVars(dir, map[string]any{"diff_path": diff, "snapshot_path": snapshot, "batch_size": r.opts.Batch})
+		if err != nil {
+			return c, err
+		}
+		c.Argv = append([]string{"ansible-playbook", "bench/official/volume_reset_official.yml", "-e", "@" + vars}, extra...)
+	case "cli":
+		c.Env = append(c.Env, fmt.Sprintf("BATCH_SIZE=%d", r.opts.Batch))
+		c.Argv = []string{"bash", "bench/cli/volume_reset_cli.sh", r.planPath, diff, snapshot}
+	default:
+		return c, fmt.Errorf("unknown way %q (want %s)", way, strings.Join(AllWays, ", "))
+	}
+	return c, nil
+}
+
+var wayTitles = map[string]string{
+	"kbv3":       "kbv3 (volume_reset_v3.yml)",
+	"official":   "hetzner.hcloud 1.11 playbook",
+	"cli":        "hcloud CLI Bash loop",
+	"noop":       "kbv3 no-op rerun (same diff)",
+	"noop-fresh": "kbv3 no-op rerun (fresh diff)",
+	"check":      "kbv3 --check, fresh fleet",
+	"big":        "kbv3, generated fleet",
+}
+
+// measure runs c and reads the counters and the end state.
+func (r *runner) measure(ctx context.Context, res *WayResult) *State {
+	r.logf("%s: %s", res.Name, res.Cmd)
+	res.Measure = RunCmd(ctx, res.Cmd)
+	st, err := r.sim.Stats(ctx)
+	if err != nil {
+		res.Problems = append(res.Problems, "stats: "+err.Error())
+	}
+	res.Stats = st
+	after, err := r.sim.State(ctx)
+	if err != nil {
+		res.Problems = append(res.Problems, "state: "+err.Error())
+		return nil
+	}
+	return after
+}
+
+func (r *runner) done(res *WayResult) *WayResult {
+	status := "ok"
+	if !res.OK() {
+		status = fmt.Sprintf("FAILED (exit %d, err %v, %d problems; log %s)", res.Measure.ExitCode, res.Measure.Err, len(res.Problems), res.Cmd.Log)
+	}
+	if res.Skipped != "" {
+		status = "skipped: " + res.Skipped
+	}
+	r.logf("%s: %s in %.1fs, %d requests", res.Name, status, res.Measure.Wall.Seconds(), res.Stats.Requests.Total)
+	for i, p := range res.Problems {
+		if i == 10 {
+			r.logf("  ... %d more", len(res.Problems)-10)
+			break
+		}
+		r.logf("  %s", p)
+	}
+	return res
+}
+
+// way resets the fleet one way.
+func (r *runner) way(ctx context.Context, way string) *WayResult {
+	res := &WayResult{Name: way, Title: wayTitles[way], Check: "plan"}
+	if way == "kbv3" {
+		if missing := kbv3Missing(r.opts.Repo); len(missing) > 0 {
+			res.Skipped = "plugins/modules has no " + strings.Join(missing, ", ") + " (make build)"
+			return r.done(res)
+		}
+	}
+	dir, err := r.wayDir(way)
+	if err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	d, before, err := r.prepare(ctx, dir, true)
+	if err != nil {
+		res.Skipped = "prepare: " + err.Error()
+		return r.done(res)
+	}
+	if res.Cmd, err = r.wayCmd(way, dir); err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	res.Work = WorkOf(d, before)
+	if way == "kbv3" {
+		b := ComputeBound(res.Work, r.opts.Batch, r.times)
+		res.Bound = &b
+	}
+	if after := r.measure(ctx, res); after != nil {
+		res.Problems = append(res.Problems, VerifyPlan(r.plan, d, before, after)...)
+	}
+	return r.done(res)
+}
+
+// noop reruns the kbv3 reset on the fleet it just reset: with the same diff file (the command
+// run again as is), or with a diff computed afresh (nothing left to delete).
+func (r *runner) noop(ctx context.Context, prev *WayResult, fresh bool) *WayResult {
+	name := "noop"
+	if fresh {
+		name = "noop-fresh"
+	}
+	res := &WayResult{Name: name, Title: wayTitles[name], Check: "plan"}
+	dir, err := r.wayDir(name)
+	if err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	d, before, err := r.prepare(ctx, dir, false)
+	if err != nil {
+		res.Skipped = "prepare: " + err.Error()
+		return r.done(res)
+	}
+	if !fresh {
+		// The same reviewed diff as the reset it follows.
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(prev.Cmd.Log), "volume_diff_v3.json"))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "volume_diff_v3.json"), data, 0o644)
+		}
+		if err == nil {
+			d, err = plan.ParseDiff(data)
+		}
+		if err != nil {
+			res.Skipped = "diff: " + err.Error()
+			return r.done(res)
+		}
+	}
+	if res.Cmd, err = r.wayCmd("kbv3", dir); err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	res.Work = Work{VolumesBefore: len(before.Volumes), Servers: len(before.Servers), VolumesAfter: len(before.Volumes)}
+	b := ComputeBound(res.Work, r.opts.Batch, r.times)
+	res.Bound = &b
+	if after := r.measure(ctx, res); after != nil {
+		res.Problems = append(res.Problems, VerifyPlan(r.plan, d, before, after)...)
+		res.Problems = append(res.Problems, VerifyUnchanged(before, after)...)
+	}
+	return r.done(res)
+}
+
+// check runs the kbv3 reset with --check on a fresh fleet: nothing may change.
+func (r *runner) check(ctx context.Context) *WayResult {
+	res := &WayResult{Name: "check", Title: wayTitles["check"], Check: "unchanged"}
+	if missing := kbv3Missing(r.opts.Repo); len(missing) > 0 {
+		res.Skipped = "plugins/modules has no " + strings.Join(missing, ", ") + " (make build)"
+		return r.done(res)
+	}
+	dir, err := r.wayDir("check")
+	if err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	_, before, err := r.prepare(ctx, dir, true)
+	if err != nil {
+		res.Skipped = "prepare: " + err.Error()
+		return r.done(res)
+	}
+	if res.Cmd, err = r.wayCmd("kbv3", dir, "--check"); err != nil {
+		res.Skipped = err.Error()
+		return r.done(res)
+	}
+	res.Work = Work{VolumesBefore: len(before.Volumes), Servers: len(before.Servers), VolumesAfter: len(before.Volumes)}
+	b := ComputeBound(res.Work, r.opts.Batch, r.times)
+	res.Bound = &b
+	if after := r.measure(ctx, res); after != nil {
+		res.Problems = append(res.Problems, VerifyUnchanged(before, after)...)
+	}
+	return r.done(res)
+}
+
+// runBig resets a generated fleet of opts.BigN servers with kbv3, on its own simulator.
+func runBig(ctx context.Context, opts Options, logf func(string, ...any)) *WayResult {
+	res := &WayResult{Name: "big", Title: fmt.Sprintf("%s of %d", wayTitles["big"], opts.BigN), Check: "plan"}
+	if missing := kbv3Missing(opts.Repo); len(missing) > 0 {
+		res.Skipped = "plugins/modules has no " + strings.Join(missing, ", ") + " (make build)"
+		logf("big: skipped: %s", res.Skipped)
+		return res
+	}
+	dir := filepath.Join(opts.WorkDir, "big")
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	args := []string{"--scenario", fmt.Sprintf("generated:%d", opts.BigN), "--token", Token, "--log-level", "error"}
+	logf("big: starting %s %s", opts.SimBin, strings.Join(redact(args), " "))
+	sim, err := StartSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), args...)
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	defer sim.Stop()
+	cfg, err := sim.Config(ctx)
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	times, err := cfg.ParsedActionTimes()
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	before, err := sim.State(ctx)
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	p := GeneratedPlan(before)
+	planPath := filepath.Join(dir, "volume_plan_v3.json")
+	data, err := p.Encode()
+	if err == nil {
+		err = os.WriteFile(planPath, data, 0o644)
+	}
+	inv := filepath.Join(dir, "hosts.yml")
+	if err == nil {
+		err = WriteInventory(p, inv)
+	}
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	r := &runner{opts: opts, sim: sim, plan: p, planPath: planPath, logf: logf, times: times}
+	r.opts.WayTimeout = opts.BigTimeout
+	d, _, err := r.prepare(ctx, dir, false)
+	if err != nil {
+		res.Skipped = "prepare: " + err.Error()
+		return res
+	}
+	if res.Cmd, err = r.wayCmd("kbv3", dir, "-i", inv, "-e", "plan_path="+planPath); err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	res.Work = WorkOf(d, before)
+	b := ComputeBound(res.Work, opts.Batch, times)
+	res.Bound = &b
+	if after := r.measure(ctx, res); after != nil {
+		res.Problems = append(res.Problems, VerifyPlan(p, d, before, after)...)
+	}
+	return r.done(res)
+}

@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+var defaultTimes = map[string]time.Duration{
+	"create_volume": time.Second, "attach_volume": 3 * time.Second, "detach_volume": 3 * time.Second,
+	"delete_volume": 300 * time.Millisecond,
+}
+
+func TestComputeBoundPH302(t *testing.T) {
+	w := Work{Detach: 40, Delete: 40, Create: 47, Attach: 47, VolumesBefore: 41, Servers: 47, VolumesAfter: 48}
+	b := ComputeBound(w, 10, defaultTimes)
+	if b.Time != 33200*time.Millisecond {
+		t.Errorf("time bound %s, want 33.2s (%s)", b.Time, b.TimeFormula)
+	}
+	// 174 mutations, 3 list pages, polls 4+5+5.
+	if b.Mutations != 174 || b.ListPages != 3 || b.Polls != 14 || b.Requests != 191 {
+		t.Errorf("request bound %+v, want 174+3+14=191", b)
+	}
+}
+
+func TestComputeBoundLargeBatchesAndPages(t *testing.T) {
+	w := Work{Detach: 500, Delete: 500, Create: 500, Attach: 500, VolumesBefore: 500, Servers: 500, VolumesAfter: 500}
+	b := ComputeBound(w, 60, defaultTimes)
+	// 9 waves per stage; a wave of 60 ids needs 3 polls, the last wave of 20 one: 8*3+1 = 25.
+	if b.Polls != 3*25 || b.ListPages != 30 || b.Mutations != 2000 {
+		t.Errorf("bound %+v", b)
+	}
+	if want := 9 * (3*time.Second + 300*time.Millisecond + time.Second + 3*time.Second); b.Time != want {
+		t.Errorf("time %s, want %s", b.Time, want)
+	}
+	if nb := ComputeBound(Work{VolumesBefore: 48, Servers: 47, VolumesAfter: 48}, 10, defaultTimes); nb.Requests != 3 || nb.Time != 0 {
+		t.Errorf("no-op bound %+v, want 3 requests and no time", nb)
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for route, want := range map[string]string{
+		"POST /v1/volumes":                      kindMutation,
+		"DELETE /v1/volumes/{id}":               kindMutation,
+		"POST /v1/volumes/{id}/actions/attach":  kindMutation,
+		"GET /v1/volumes":                       kindVolume,
+		"GET /v1/volumes/{id}":                  kindVolume,
+		"GET /v1/volumes/{id}/actions/{action}": kindPoll,
+		"GET /v1/actions":                       kindPoll,
+		"GET /v1/actions/{id}":                  kindPoll,
+		"GET /v1/servers":                       kindServer,
+		"GET /v1/locations":                     kindOther,
+		"GET (unknown route)":                   kindOther,
+	} {
+		if got := KindOf(route); got != want {
+			t.Errorf("KindOf(%q) = %q, want %q", route, got, want)
+		}
+	}
+}
+
+func ptr(i int64) *int64 { return &i }
+
+func fleet() (*plan.Plan, *State) {
+	p := plan.New([]plan.Entry{{Hostname: "a-01", SizeGB: 20}, {Hostname: "b-01", SizeGB: 50}})
+	st := &State{}
+	for i, n := range []string{"a-01", "b-01"} {
+		s := StateServer{ID: int64(i + 1), Name: n}
+		s.Datacenter.Location.Name = "fsn1"
+		st.Servers = append(st.Servers, s)
+	}
+	vol := func(id int64, name string, size int, server *int64) StateVolume {
+		v := StateVolume{ID: id, Name: name, Size: size, Server: server}
+		v.Location.Name = "fsn1"
+		return v
+	}
+	st.Volumes = []StateVolume{vol(10, "vol-a-01", 20, ptr(1)), vol(11, "archive", 100, ptr(2))}
+	return p, st
+}
+
+func TestVerifyPlan(t *testing.T) {
+	p, before := fleet()
+	d, err := plan.Compute(p, before.Live(), before.ServerLocations(), plan.Selector{Names: DeletePatterns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Delete) != 1 || len(d.Create) != 2 {
+		t.Fatalf("diff %+v", d)
+	}
+	if w := WorkOf(d, before); w.Detach != 1 || w.Delete != 1 || w.Create != 2 || w.Attach != 2 || w.VolumesAfter != 3 {
+		t.Errorf("work %+v", w)
+	}
+	good := &State{Servers: before.Servers}
+	good.Volumes = []StateVolume{before.Volumes[1]}
+	for i, e := range p.Volumes {
+		v := StateVolume{ID: int64(20 + i), Name: e.Name(), Size: e.SizeGB, Server: ptr(int64(i + 1))}
+		v.Location.Name = "fsn1"
+		good.Volumes = append(good.Volumes, v)
+	}
+	if probs := VerifyPlan(p, d, before, good); len(probs) != 0 {
+		t.Errorf("right fleet: %v", probs)
+	}
+
+	bad := &State{Servers: before.Servers}
+	bad.Volumes = append(bad.Volumes, good.Volumes...)
+	bad.Volumes[0].Size = 200                            // archive touched
+	bad.Volumes[1].Server = nil                          // kbv3-a-01-data detached
+	bad.Volumes[2].Size = 10                             // kbv3-b-01-data too small
+	bad.Volumes = append(bad.Volumes, before.Volumes[0]) // vol-a-01 left
+	probs := strings.Join(VerifyPlan(p, d, before, bad), "\n")
+	for _, want := range []string{"archive (id 11): changed", "kbv3-a-01-data: attached to nothing", "kbv3-b-01-data: size 10, plan 50", "vol-a-01 (id 10): old volume left"} {
+		if !strings.Contains(probs, want) {
+			t.Errorf("problems lack %q:\n%s", want, probs)
+		}
+	}
+	if probs := VerifyUnchanged(before, before); len(probs) != 0 {
+		t.Errorf("unchanged: %v", probs)
+	}
+	if probs := VerifyUnchanged(before, good); len(probs) == 0 {
+		t.Error("a changed fleet passes VerifyUnchanged")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	stat := []byte("1234 (ansible-playbook (x)) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 777 12345678 4096 18446744073709551615")
+	key, rss, ok := parseStat("1234", stat)
+	if !ok || key != "1234/777" || rss != 4096 {
+		t.Errorf("parseStat = %q, %d, %v", key, rss, ok)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	c := Cmd{Argv: []string{"ansible-playbook", "-e", "@/tmp/x y/vars.json", "it's"}}
+	if got, want := c.String(), `ansible-playbook -e '@/tmp/x y/vars.json' 'it'\''s'`; got != want {
+		t.Errorf("String() = %s, want %s", got, want)
+	}
+}

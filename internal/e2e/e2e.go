@@ -1,0 +1,309 @@
+// Package e2e drives ansible-playbook against hcloud-sim for tests: it builds the collection once
+// (the module binaries into plugins/modules, bin/hcloud-sim, the .build/collections link: what
+// `make build` does), starts one simulator per test, gives each test its own copy of the
+// project's servers/ area (plan, diff, snapshot, report and log paths), runs playbooks with the
+// repository's ansible.cfg under a deadline, and reads back the play recap, every task's module
+// results (through a small recording callback) and the simulator's counters and state.
+//
+// Nothing here writes into the repository's servers/, reports/ or logs/: every path a playbook
+// writes is passed with -e and lies under Env.Dir.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keybuzz/kbv3/internal/plan"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
+)
+
+// MissingDeps ends every message about a missing tool: the tests fail, never skip, without them.
+const MissingDeps = "run make deps (Debian packages ansible-core, ansible, yamllint, ansible-lint, hcloud-cli, python3-hcloud)"
+
+// Paths of the project, relative to its root; Env.Dir mirrors them for one test.
+const (
+	PlanFile     = "servers/volume_plan_v3.json"
+	DiffFile     = "servers/volume_diff_v3.json"
+	SnapshotFile = "servers/existing_volumes_hetzner.json"
+	ReportFile   = "reports/volume_reset_v3.md"
+	LogFile      = "logs/volume-reset-v3.jsonl"
+)
+
+// Playbooks, by file name under playbooks/.
+const (
+	DiffPlaybook  = "volume_diff_v3.yml"
+	ResetPlaybook = "volume_reset_v3.yml"
+)
+
+// Options is how to start one test's environment.
+type Options struct {
+	// Scenario of the simulator (default "ph3-02").
+	Scenario string
+	// ActionTime is how long every simulated action takes (default 50ms).
+	ActionTime time.Duration
+	// Token (default simproc.Token: long and unlike any resource name, since Ansible masks no_log
+	// values wherever they occur in results).
+	Token string
+	// SimArgs are more hcloud-sim flags (--fault ..., --rate-limit off, --action-time CMD=D ...).
+	SimArgs []string
+}
+
+// Env is one test's simulator and project area.
+type Env struct {
+	// Root is the repository (the collection keybuzz.infra through .build/collections).
+	Root string
+	// Dir is the test's project area: servers/ (with a copy of the plan), reports/, logs/.
+	Dir string
+	// Endpoint and Token are what the modules get as HCLOUD_ENDPOINT and HCLOUD_TOKEN.
+	Endpoint string
+	Token    string
+	// Sim is the running simulator; Initial its state before the test did anything.
+	Sim     *simproc.Sim
+	Initial simproc.State
+
+	t       testing.TB
+	runs    int
+	runsMu  sync.Mutex
+	plan    *plan.Plan
+	planErr error
+}
+
+// Start checks the tools (RequireTools), builds the collection if this process has not yet,
+// starts a simulator (stopped by t.Cleanup) and prepares Dir. It fails t on any problem.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	RequireTools(t)
+	b, err := Build()
+	if err != nil {
+		t.Fatalf("building the collection: %v", err)
+	}
+	if opts.Scenario == "" {
+		opts.Scenario = "ph3-02"
+	}
+	if opts.ActionTime == 0 {
+		opts.ActionTime = 50 * time.Millisecond
+	}
+	if opts.Token == "" {
+		opts.Token = simproc.Token
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"servers", "reports", "logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	planData, err := os.ReadFile(filepath.Join(b.Root, PlanFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := simproc.StartT(t, simproc.Options{
+		Binary:     b.Sim,
+		Scenario:   opts.Scenario,
+		Token:      opts.Token,
+		ActionTime: opts.ActionTime,
+		Args:       opts.SimArgs,
+	})
+	initial, err := s.State()
+	if err != nil {
+		t.Fatalf("reading the simulator's state: %v", err)
+	}
+	e := &Env{Root: b.Root, Dir: dir, Endpoint: s.Endpoint, Token: s.Token, Sim: s, Initial: initial, t: t}
+	e.plan, e.planErr = plan.Load(filepath.Join(dir, PlanFile))
+	return e
+}
+
+// RequireTools fails t, with a message saying to run make deps, unless ansible-playbook, ansible
+// and ansible-galaxy are on PATH. End-to-end tests never skip for a missing tool.
+func RequireTools(t testing.TB) {
+	t.Helper()
+	for _, tool := range []string{"ansible-playbook", "ansible", "ansible-galaxy"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not on PATH (%v): %s", tool, err, MissingDeps)
+		}
+	}
+}
+
+// Path is a file of the test's project area, rel being one of PlanFile, DiffFile, ...
+func (e *Env) Path(rel string) string { return filepath.Join(e.Dir, rel) }
+
+// Plan is the test's plan: the shipped one, copied to PlanFile under Dir and loaded at Start.
+func (e *Env) Plan() *plan.Plan {
+	e.t.Helper()
+	if e.planErr != nil {
+		e.t.Fatalf("the plan: %v", e.planErr)
+	}
+	return e.plan
+}
+
+// Diff reads the test's diff file, as the reset playbook will.
+func (e *Env) Diff() *plan.Diff {
+	e.t.Helper()
+	d, err := plan.LoadDiff(e.Path(DiffFile))
+	if err != nil {
+		e.t.Fatalf("the diff: %v", err)
+	}
+	return d
+}
+
+// WriteDiff replaces the test's diff file (for a test that edits the reviewed diff).
+func (e *Env) WriteDiff(d *plan.Diff) {
+	e.t.Helper()
+	data, err := d.Encode()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(e.Path(DiffFile), data, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// State and Stats read the simulator, failing the test on an error.
+func (e *Env) State() simproc.State {
+	e.t.Helper()
+	st, err := e.Sim.State()
+	if err != nil {
+		e.t.Fatalf("reading the simulator's state: %v", err)
+	}
+	return st
+}
+
+// Stats reads the simulator's request counters.
+func (e *Env) Stats() simproc.Stats {
+	e.t.Helper()
+	st, err := e.Sim.Stats()
+	if err != nil {
+		e.t.Fatalf("reading the simulator's stats: %v", err)
+	}
+	return st
+}
+
+// Built is what Build made.
+type Built struct {
+	// Root is the repository; Sim is bin/hcloud-sim.
+	Root, Sim string
+}
+
+var (
+	buildOnce sync.Once
+	built     Built
+	buildErr  error
+)
+
+// Build does what `make build` does, once per process: the module binaries into plugins/modules
+// (static, -trimpath, stamped with galaxy.yml's version, so a binary `make build` left is
+// already up to date and go build leaves it alone), bin/hcloud-sim, and the link
+// .build/collections/ansible_collections/keybuzz/infra → the repository, through which
+// ansible.cfg finds the collection.
+func Build() (Built, error) {
+	buildOnce.Do(func() { built, buildErr = build() })
+	return built, buildErr
+}
+
+func build() (Built, error) {
+	root, err := findRoot()
+	if err != nil {
+		return Built{}, err
+	}
+	goBin := "go"
+	if r := os.Getenv("GOROOT"); r != "" {
+		if _, err := os.Stat(filepath.Join(r, "bin", "go")); err == nil {
+			goBin = filepath.Join(r, "bin", "go")
+		}
+	}
+	ldflags := fmt.Sprintf("-s -w -X github.com/keybuzz/kbv3/internal/version.Version=%s -X github.com/keybuzz/kbv3/internal/version.Commit=%s",
+		galaxyVersion(root), gitCommit(root))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, target := range [][2]string{
+		{"plugins/modules/", "./modules/..."},
+		{"bin/hcloud-sim", "./cmd/hcloud-sim"},
+	} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(target[0])), 0o755); err != nil {
+			return Built{}, err
+		}
+		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags", ldflags, "-o", target[0], target[1])
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return Built{}, fmt.Errorf("go build -o %s %s: %v\n%s", target[0], target[1], err, out)
+		}
+	}
+	if err := linkCollection(root); err != nil {
+		return Built{}, err
+	}
+	return Built{Root: root, Sim: filepath.Join(root, "bin", "hcloud-sim")}, nil
+}
+
+// linkCollection makes .build/collections/ansible_collections/keybuzz/infra point at the
+// repository, as the Makefile's collection-link does.
+func linkCollection(root string) error {
+	dir := filepath.Join(root, ".build", "collections", "ansible_collections", "keybuzz")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	const target = "../../../.."
+	link := filepath.Join(dir, "infra")
+	if got, err := os.Readlink(link); err == nil && got == target {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.tmp%d", link, os.Getpid())
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+// findRoot walks up from the working directory to the kbv3 module's go.mod.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(data, []byte("module github.com/keybuzz/kbv3\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("e2e: not inside the kbv3 module (no go.mod of github.com/keybuzz/kbv3 above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+var versionLine = regexp.MustCompile(`(?m)^version:\s*(\S+)`)
+
+func galaxyVersion(root string) string {
+	data, err := os.ReadFile(filepath.Join(root, "galaxy.yml"))
+	if m := versionLine.FindSubmatch(data); err == nil && m != nil {
+		return string(m[1])
+	}
+	return "0.0.0"
+}
+
+func gitCommit(root string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}

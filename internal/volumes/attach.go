@@ -1,0 +1,183 @@
+package volumes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// AttachOptions are the options of kbv3_volume_attach (plugins/modules/kbv3_volume_attach.yml).
+type AttachOptions struct {
+	Common    `mapstructure:",squash"`
+	Name      string       `mapstructure:"name"`
+	Server    string       `mapstructure:"server"`
+	Automount bool         `mapstructure:"automount" ansible:"default=false"`
+	Force     bool         `mapstructure:"force" ansible:"default=false"`
+	Volumes   []plan.Entry `mapstructure:"volumes"`
+}
+
+// AttachSpec describes kbv3_volume_attach to the protocol.
+var AttachSpec = ansible.Spec{
+	Name:              "kbv3_volume_attach",
+	MutuallyExclusive: [][]string{{"name", "volumes"}, {"server", "volumes"}},
+	RequiredOneOf:     [][]string{{"name", "volumes"}},
+	RequiredTogether:  [][]string{{"name", "server"}},
+}
+
+// Actions of a volume the attach module moves from another server (force).
+const (
+	ActionMoved     = "moved"
+	ActionWouldMove = "would_move"
+)
+
+// attachTask is one volume to attach to its server, decided against the snapshot.
+type attachTask struct {
+	where  string // how errors name it
+	name   string
+	server string
+	sv     *hcloud.Server
+	v      *hcloud.Volume // nil: the volume does not exist (yet)
+	before *State
+	move   bool // attached elsewhere, to be detached first
+	err    error
+}
+
+// Attach attaches every volume to its server: attached, already_attached, moved (from another
+// server, with force), or failed: attached elsewhere without force, volume and server in
+// different locations, a missing server or, in a real run, a missing volume. In check mode a
+// volume that does not exist yet is would_attach: the create stage before this one would have
+// created it, and --check of the whole reset predicts every stage.
+func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.Result, error) {
+	ctx, s, done, err := o.open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	tasks, err := o.tasks()
+	if err != nil {
+		return nil, invalid(err)
+	}
+	var want hz.SnapshotOpts
+	for _, t := range tasks {
+		want.Volumes = append(want.Volumes, t.name)
+		want.Servers = append(want.Servers, t.server)
+	}
+	snap, err := s.snapshot(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	for i := range tasks {
+		o.decide(m, snap, &tasks[i])
+	}
+
+	automount := hcloud.Ptr(o.Automount)
+	items := runItems(ctx, s, tasks, attachIdent, func(ctx context.Context, t attachTask, it *Item) error {
+		if t.err != nil {
+			return t.err
+		}
+		if t.v == nil { // check mode only: decide failed it otherwise
+			it.setOutcome(hz.OutcomeWouldAttach)
+			it.diff = volumeDiff(t.name, nil, &State{Name: t.name, Location: it.Location, Server: t.server})
+			return nil
+		}
+		after := *t.before
+		after.Server = t.server
+		if t.move {
+			if m.CheckMode {
+				it.set(ActionWouldMove, true)
+				it.diff = volumeDiff(t.name, t.before, &after)
+				return nil
+			}
+			res, err := s.client.Detach(ctx, snap, hz.DetachOpts{Name: t.name})
+			if err != nil {
+				return fmt.Errorf("detaching from %s to move it: %w", t.before.Server, err)
+			}
+			it.setOutcome(res.Outcome)
+		}
+		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: automount, Check: m.CheckMode})
+		if err != nil {
+			return err
+		}
+		it.setOutcome(res.Outcome)
+		if t.move {
+			it.set(ActionMoved, true)
+		}
+		it.Server = t.server
+		if it.changed {
+			it.diff = volumeDiff(t.name, t.before, &after)
+		}
+		return nil
+	})
+	return result(m, items, nil), nil
+}
+
+// tasks validates the options and turns them into one task per volume, before any request.
+func (o *AttachOptions) tasks() ([]attachTask, error) {
+	if o.Name != "" {
+		t := attachTask{where: "volume " + o.Name, name: o.Name, server: o.Server}
+		return []attachTask{t}, errors.Join(singleEntryProblems(o.Name, o.Server, "", nil)...)
+	}
+	if len(o.Volumes) == 0 {
+		return nil, nil
+	}
+	// size_gb is informative here: a plan entry without one is still a volume to attach.
+	entries := make([]plan.Entry, len(o.Volumes))
+	for i, e := range o.Volumes {
+		if e.SizeGB == 0 {
+			e.SizeGB = plan.MinSizeGB
+		}
+		entries[i] = e
+	}
+	tasks := make([]attachTask, len(o.Volumes))
+	for i, e := range o.Volumes {
+		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname}
+	}
+	return tasks, plan.New(entries).Validate()
+}
+
+// decide checks t against the snapshot. What it finds wrong fails this volume only.
+func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTask) {
+	t.sv = snap.Server(t.server)
+	t.v = snap.Volume(t.name)
+	t.before = stateOf(snap, t.v)
+	if t.sv == nil {
+		t.err = fmt.Errorf("%s: server %s does not exist", t.where, t.server)
+		return
+	}
+	if t.v == nil {
+		if !m.CheckMode {
+			t.err = fmt.Errorf("%s: volume %s does not exist; kbv3_volume_create creates it", t.where, t.name)
+		}
+		return
+	}
+	loc := ""
+	if t.sv.Location != nil {
+		loc = t.sv.Location.Name
+	}
+	switch live := t.before; {
+	case live.Server == t.server:
+	case loc != "" && live.Location != loc:
+		t.err = fmt.Errorf("%s: volume %s is in %s, server %s is in %s", t.where, t.name, live.Location, t.server, loc)
+	case live.Server != "" && !o.Force:
+		t.err = fmt.Errorf("%s: volume %s is attached to %s, not %s; set force: true to move it", t.where, t.name, live.Server, t.server)
+	case live.Server != "":
+		t.move = true
+	}
+}
+
+// attachIdent is what an attach item shows before it runs: the volume with the server it goes to.
+func attachIdent(t attachTask) Item {
+	it := Item{Volume: t.name}
+	it.describe(t.before)
+	if t.sv != nil && t.sv.Location != nil && it.Location == "" {
+		it.Location = t.sv.Location.Name
+	}
+	it.Server = t.server
+	return it
+}

@@ -1,0 +1,143 @@
+package volumes
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/keybuzz/kbv3/internal/sim"
+)
+
+// attachFleet is smallFleet with v3 volumes: one detached in its server's location, one
+// attached to another server, one in another location than its server.
+func attachFleet() *sim.Scenario {
+	sc := smallFleet()
+	sc.Volumes = append(sc.Volumes,
+		sim.ScenarioVolume{Name: "kbv3-app-01-data", Size: 20, Location: "fsn1"},
+		sim.ScenarioVolume{Name: "kbv3-app-02-data", Size: 20, Server: "app-01"},
+		sim.ScenarioVolume{Name: "kbv3-db-01-data", Size: 50, Location: "hel1"},
+	)
+	return sc
+}
+
+func TestAttach(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    map[string]any
+		actions []string
+		failed  bool
+		msg     string            // a part of msg
+		servers map[string]string // volume: server after the call
+	}{
+		{
+			name:    "a detached volume",
+			args:    map[string]any{"volumes": []map[string]any{{"hostname": "app-01", "size_gb": 20}}},
+			actions: []string{"attached"},
+			msg:     "attached: 1",
+			servers: map[string]string{"kbv3-app-01-data": "app-01"},
+		},
+		{
+			name:    "one volume by name",
+			args:    map[string]any{"name": "kbv3-app-01-data", "server": "app-02", "automount": true},
+			actions: []string{"attached"},
+			servers: map[string]string{"kbv3-app-01-data": "app-02"},
+		},
+		{
+			name:    "already attached there",
+			args:    map[string]any{"name": "vol-app-01", "server": "app-01"},
+			actions: []string{"already_attached"},
+			msg:     "already_attached: 1",
+			servers: map[string]string{"vol-app-01": "app-01"},
+		},
+		{
+			name:    "attached elsewhere without force",
+			args:    map[string]any{"volumes": []map[string]any{{"hostname": "app-02"}, {"hostname": "app-01"}}},
+			actions: []string{"failed", "attached"},
+			failed:  true,
+			msg:     "volumes[0] (app-02): volume kbv3-app-02-data is attached to app-01, not app-02; set force: true to move it",
+			servers: map[string]string{"kbv3-app-02-data": "app-01", "kbv3-app-01-data": "app-01"},
+		},
+		{
+			name:    "attached elsewhere with force",
+			args:    map[string]any{"force": true, "volumes": []map[string]any{{"hostname": "app-02"}}},
+			actions: []string{"moved"},
+			msg:     "moved: 1",
+			servers: map[string]string{"kbv3-app-02-data": "app-02"},
+		},
+		{
+			name:    "volume and server in different locations",
+			args:    map[string]any{"force": true, "volumes": []map[string]any{{"hostname": "db-01"}}},
+			actions: []string{"failed"},
+			failed:  true,
+			msg:     "volumes[0] (db-01): volume kbv3-db-01-data is in hel1, server db-01 is in nbg1",
+			servers: map[string]string{"kbv3-db-01-data": ""},
+		},
+		{
+			name:    "a server that does not exist",
+			args:    map[string]any{"name": "kbv3-app-01-data", "server": "ghost-01"},
+			actions: []string{"failed"},
+			failed:  true,
+			msg:     "volume kbv3-app-01-data: server ghost-01 does not exist",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, sim.Config{ScenarioData: attachFleet()})
+			check := r.attach(tc.args, true)
+			out := r.attach(tc.args, false)
+			assertPredicts(t, check, out)
+			assert.Equal(t, tc.actions, out.actions(), out.Msg)
+			assert.Equal(t, tc.failed, out.Failed, out.Msg)
+			assert.Contains(t, out.Msg, tc.msg)
+			vols := r.volumes()
+			for name, server := range tc.servers {
+				assert.Equal(t, server, vols[name].Server, name)
+			}
+			if !out.Failed {
+				again := r.attach(tc.args, false)
+				assert.False(t, again.Changed, again.Msg)
+				assert.Zero(t, again.mutating)
+			}
+		})
+	}
+}
+
+// TestAttachMissingVolume: in check mode a plan volume not created yet is would_attach, since
+// the create stage before would have created it; in a real run it is an error.
+func TestAttachMissingVolume(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+	args := map[string]any{"volumes": []map[string]any{{"hostname": "db-01", "size_gb": 50}}}
+
+	check := r.attach(args, true)
+	assert.Equal(t, []string{"would_attach"}, check.actions())
+	assert.True(t, check.Changed)
+	assert.False(t, check.Failed)
+	assert.Equal(t, Item{Volume: "kbv3-db-01-data", Server: "db-01", Location: "nbg1", Action: "would_attach", DurationMS: check.Volumes[0].DurationMS}, check.Volumes[0])
+
+	out := r.attach(args, false)
+	assert.True(t, out.Failed)
+	assert.Equal(t, "failed: 1; kbv3-db-01-data (volumes[0] (db-01): volume kbv3-db-01-data does not exist; kbv3_volume_create creates it)", out.Msg)
+}
+
+func TestAttachInvalidInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args map[string]any
+		msg  string
+	}{
+		{"name without server", map[string]any{"name": "x"}, "parameters are required together: name, server"},
+		{"entry without hostname", map[string]any{"volumes": []map[string]any{{"volume": "x-01"}}}, "volumes[0] (no hostname): hostname is missing"},
+		{"duplicate volumes", map[string]any{"volumes": []map[string]any{{"hostname": "app-01"}, {"hostname": "app-02", "volume": "kbv3-app-01-data"}}},
+			`volumes[1] (app-02): volume "kbv3-app-01-data" duplicates volumes[0] (app-01)`},
+		{"server and volumes", map[string]any{"server": "app-01", "volumes": []map[string]any{{"hostname": "app-01"}}}, "mutually exclusive: server|volumes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, sim.Config{ScenarioData: attachFleet()})
+			out := r.attach(tc.args, false)
+			assert.True(t, out.Failed)
+			assert.Contains(t, out.Msg, tc.msg)
+			assert.Zero(t, out.mutating)
+		})
+	}
+}

@@ -1,0 +1,199 @@
+package volumes
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/plan"
+	"github.com/keybuzz/kbv3/internal/sim"
+)
+
+// TestResetPH302 runs the stages of playbooks/volume_reset_v3.yml on the PH3-02 fleet, in
+// batches of 10 as the playbook does: first all in check mode (no mutating request), then for
+// real, each stage doing exactly what check mode said; then again, changing nothing.
+func TestResetPH302(t *testing.T) {
+	r := newRig(t, sim.Config{})
+	p, err := plan.Load("../../servers/volume_plan_v3.json")
+	require.NoError(t, err)
+	require.Len(t, p.Volumes, 47)
+	var entries []map[string]any
+	b, err := json.Marshal(p.Volumes)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &entries))
+	var deletes []map[string]any
+	for _, name := range keys(r.volumes()) {
+		if name != "keybuzz-archive-01" {
+			deletes = append(deletes, r.entryOf(name))
+		}
+	}
+	require.Len(t, deletes, 40)
+
+	type stage struct {
+		name string
+		run  func(args map[string]any, check bool) outcome
+		list []map[string]any
+		args map[string]any
+	}
+	stages := []stage{
+		{"detach", r.detach, deletes, nil},
+		{"delete", r.delete, deletes, map[string]any{"detach": true}},
+		{"create", r.create, entries, nil},
+		{"attach", r.attach, entries, nil},
+	}
+	runStage := func(s stage, check bool) outcome {
+		var all outcome
+		for i := 0; i < len(s.list); i += 10 {
+			args := map[string]any{"volumes": s.list[i:min(i+10, len(s.list))]}
+			for k, v := range s.args {
+				args[k] = v
+			}
+			out := s.run(args, check)
+			require.False(t, out.Failed, "%s: %s", s.name, out.Msg)
+			all.Changed = all.Changed || out.Changed
+			all.Volumes = append(all.Volumes, out.Volumes...)
+			all.Diff = append(all.Diff, out.Diff...)
+			all.mutating += out.mutating
+		}
+		return all
+	}
+
+	checks := make([]outcome, len(stages))
+	for i, s := range stages {
+		checks[i] = runStage(s, true)
+	}
+	want := map[string]string{"detach": "detached", "delete": "deleted", "create": "created", "attach": "attached"}
+	for i, s := range stages {
+		out := runStage(s, false)
+		assertPredicts(t, checks[i], out)
+		for _, it := range out.Volumes {
+			assert.Equal(t, want[s.name], it.Action, "%s %s", s.name, it.Volume)
+		}
+	}
+
+	vols := r.volumes()
+	assert.Len(t, vols, 48, "the 47 plan volumes and the archive, which was not listed")
+	assert.Contains(t, vols, "keybuzz-archive-01")
+	servers := map[string]string{}
+	for _, sv := range r.sim.Store().State().Servers {
+		servers[sv.Name] = sv.Location.Name
+	}
+	for _, e := range p.Volumes {
+		v := vols[e.Name()]
+		assert.Equal(t, live{ID: v.ID, Size: e.SizeGB, Location: servers[e.Hostname], Server: e.Hostname, Labels: e.Labels}, v, e.Name())
+	}
+
+	for _, s := range stages {
+		out := runStage(s, false)
+		assert.False(t, out.Changed, s.name)
+		assert.Zero(t, out.mutating, s.name)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	plainFleet := func() *sim.Scenario {
+		sc := &sim.Scenario{}
+		for i := 1; i <= 5; i++ {
+			host := fmt.Sprintf("app-%02d", i)
+			sc.Servers = append(sc.Servers, sim.ScenarioServer{Name: host, Location: "fsn1"})
+			sc.Volumes = append(sc.Volumes, sim.ScenarioVolume{Name: "kbv3-" + host + "-data", Size: 10, Location: "fsn1"})
+		}
+		return sc
+	}
+	entries := func() []map[string]any {
+		var out []map[string]any
+		for i := 1; i <= 5; i++ {
+			out = append(out, map[string]any{"hostname": fmt.Sprintf("app-%02d", i), "size_gb": 10})
+		}
+		return out
+	}
+
+	t.Run("locked on attach is retried", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
+		r.fault("POST /v1/volumes/*/actions/attach status=423 code=locked nth=1 count=4")
+		out := r.attach(map[string]any{"volumes": entries()}, false)
+		assert.False(t, out.Failed, out.Msg)
+		assert.Equal(t, "attached: 5", out.Msg)
+		assert.Equal(t, 4, r.sim.Stats().FaultsHit)
+		assert.Equal(t, 9, r.sim.Stats().Requests.ByRoute["POST /v1/volumes/{id}/actions/attach"])
+	})
+
+	t.Run("503 is retried", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		r.fault("POST /v1/volumes/*/actions/detach status=503 code=unavailable nth=1 count=2")
+		out := r.detach(map[string]any{"volumes": []map[string]any{{"name": "vol-app-01"}, {"name": "vol-db-01"}}}, false)
+		assert.Equal(t, "detached: 2", out.Msg)
+		assert.Equal(t, 2, r.sim.Stats().FaultsHit)
+	})
+
+	t.Run("a lost answer to a create does not create twice", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		r.fault("POST /v1/volumes effect=drop nth=1 count=1")
+		out := r.create(map[string]any{"volumes": []map[string]any{{"hostname": "app-01", "size_gb": 10}}}, false)
+		assert.Equal(t, "created: 1", out.Msg)
+		assert.Len(t, r.volumes(), 6)
+	})
+
+	t.Run("an action that ends in error fails its item with the cause", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
+		r.fault("POST /v1/volumes/*/actions/attach effect=action_error nth=2 count=1")
+		out := r.attach(map[string]any{"volumes": entries()}, false)
+		assert.True(t, out.Failed)
+		var failed []Item
+		for _, it := range out.Volumes {
+			if it.Action == ActionFailed {
+				failed = append(failed, it)
+			}
+		}
+		require.Len(t, failed, 1, out.Msg)
+		assert.Regexp(t, `^attach_volume action \d+ on volume kbv3-app-0\d-data failed: \w+: .+`, failed[0].Error)
+		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; kbv3-app-0"), out.Msg)
+	})
+
+	t.Run("an action that never ends: the call ends at its timeout, the others done", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
+		r.fault("POST /v1/volumes/*/actions/attach effect=action_stuck nth=3 count=1")
+		out := r.attach(map[string]any{"volumes": entries(), "timeout": 1}, false)
+		assert.Less(t, out.elapsed, 2500*time.Millisecond, "ends at the timeout, not later")
+		assert.True(t, out.Failed)
+		var failed []Item
+		for _, it := range out.Volumes {
+			if it.Action == ActionFailed {
+				failed = append(failed, it)
+			}
+		}
+		require.Len(t, failed, 1, out.Msg)
+		assert.Regexp(t, `^waiting for attach_volume action \d+ on volume kbv3-app-0\d-data: deadline exceeded after `, failed[0].Error)
+		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1"), out.Msg)
+	})
+
+	t.Run("a wrong token fails before anything, without printing it", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		const wrong = "wrongTokenZ9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF9eD8cB7aZ6yX5wV4uT3sR2qP1"
+		out := r.detach(map[string]any{"api_token": wrong, "name": "vol-app-01"}, false)
+		assert.True(t, out.Failed)
+		assert.Contains(t, out.Msg, "unauthorized")
+		b, err := json.Marshal(out)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b)+out.Msg, wrong)
+		assert.Equal(t, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", out.Invocation.ModuleArgs["api_token"])
+	})
+
+	t.Run("the operation log has a line per operation and no token", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		path := t.TempDir() + "/ops.jsonl"
+		out := r.detach(map[string]any{"log_path": path, "volumes": []map[string]any{{"name": "vol-app-01"}, {"name": "vol-spare"}}}, false)
+		assert.Equal(t, "detached: 1, already_detached: 1", out.Msg)
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"outcome":"detached"`)
+		assert.Contains(t, string(data), `"outcome":"already_detached"`)
+		assert.Contains(t, string(data), `"module":"kbv3_volume_detach"`)
+	})
+}

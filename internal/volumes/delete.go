@@ -1,0 +1,177 @@
+package volumes
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// DeleteOptions are the options of kbv3_volume_delete (plugins/modules/kbv3_volume_delete.yml).
+type DeleteOptions struct {
+	Common           `mapstructure:",squash"`
+	Name             string             `mapstructure:"name"`
+	ID               int64              `mapstructure:"id"`
+	Volumes          []plan.DeleteEntry `mapstructure:"volumes"`
+	Detach           bool               `mapstructure:"detach" ansible:"default=false"`
+	RemoveProtection bool               `mapstructure:"remove_protection" ansible:"default=false"`
+}
+
+// DeleteSpec describes kbv3_volume_delete to the protocol.
+var DeleteSpec = ansible.Spec{
+	Name:              "kbv3_volume_delete",
+	MutuallyExclusive: [][]string{{"name", "volumes"}, {"id", "volumes"}},
+	RequiredOneOf:     [][]string{{"name", "volumes"}},
+	RequiredTogether:  [][]string{{"name", "id"}},
+}
+
+// deleteTask is one volume of the approved list, decided against the snapshot.
+type deleteTask struct {
+	ref
+	v       *hcloud.Volume // nil: absent
+	before  *State
+	refusal error // this entry is refused
+	skip    error // another entry is refused, so this one is left alone
+}
+
+// Delete deletes exactly the volumes of the list, each named by id and name together.
+//
+// The whole list is checked against one snapshot first. An entry is refused when its id and
+// name designate different live volumes, when the live size or server differs from the
+// entry's size_gb or server, when the volume is protected (without remove_protection) or
+// attached (without detach). If any entry is refused, nothing is deleted: the refused entries
+// say why (action refused), every other existing volume is reported skipped with the entry
+// that stopped it, and the module fails. A list is approved as a whole; deleting the part of
+// it that still matches would act on a list nobody reviewed. Missing volumes are absent.
+func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.Result, error) {
+	ctx, s, done, err := o.open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	refs, err := refsOf(o.Name, o.ID, o.Volumes, o.Name != "" || o.ID != 0, true)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	snap, err := s.snapshot(ctx, refSnapshot(refs))
+	if err != nil {
+		return nil, err
+	}
+	vols, refusals, err := resolveRefs(snap, refs)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	tasks := make([]deleteTask, len(refs))
+	var refused []ref
+	for i, r := range refs {
+		t := deleteTask{ref: r, v: vols[i], before: stateOf(snap, vols[i]), refusal: refusals[i]}
+		if t.refusal == nil && t.v != nil {
+			t.refusal = o.check(t.ref, t.before)
+		}
+		if t.refusal != nil {
+			refused = append(refused, r)
+		}
+		tasks[i] = t
+	}
+	if len(refused) > 0 {
+		why := fmt.Errorf("not deleted: %s was refused, and a list is deleted whole or not at all", refused[0])
+		if len(refused) > 1 {
+			why = fmt.Errorf("not deleted: %s and %d other entries were refused, and a list is deleted whole or not at all", refused[0], len(refused)-1)
+		}
+		for i := range tasks {
+			if tasks[i].refusal == nil && tasks[i].v != nil {
+				tasks[i].skip = why
+			}
+		}
+	}
+
+	items := runItems(ctx, s, tasks, deleteIdent, func(ctx context.Context, t deleteTask, it *Item) error {
+		switch {
+		case t.refusal != nil:
+			it.Action = ActionRefused
+			return t.refusal
+		case t.skip != nil:
+			it.set(ActionSkipped, false)
+			it.Error = t.skip.Error()
+			return nil
+		case t.v == nil:
+			it.setOutcome(hz.OutcomeAbsent)
+			return nil
+		}
+		if err := s.delete(ctx, m, snap, t, it); err != nil {
+			return err
+		}
+		if it.changed {
+			it.diff = volumeDiff(t.v.Name, t.before, nil)
+		}
+		return nil
+	})
+	return result(m, items, nil), nil
+}
+
+// check returns why the entry must not be deleted, or nil. live is the volume the entry
+// designates.
+func (o *DeleteOptions) check(r ref, live *State) error {
+	switch {
+	case r.SizeGB != 0 && r.SizeGB != live.Size:
+		return fmt.Errorf("%s: the list says %d GB, the live volume has %d GB", r, r.SizeGB, live.Size)
+	case r.Server != "" && live.Server != "" && r.Server != live.Server:
+		return fmt.Errorf("%s: the list says server %s, the volume is now attached to %s", r, r.Server, live.Server)
+	case live.Protection && !o.RemoveProtection:
+		return fmt.Errorf("%s: the volume is delete-protected; set remove_protection: true to remove the protection and delete it", r)
+	case live.Server != "" && !o.Detach:
+		return fmt.Errorf("%s: the volume is attached to %s; set detach: true to detach and delete it", r, live.Server)
+	}
+	return nil
+}
+
+// delete detaches the volume if it is attached, removes its protection if it has one, and
+// deletes it; in check mode it reports would_delete, which is what that sequence would do:
+// every refusal was decided before.
+func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapshot, t deleteTask, it *Item) error {
+	name := t.v.Name
+	if m.CheckMode {
+		if t.before.Server == "" && !t.before.Protection {
+			res, err := s.client.Delete(ctx, snap, hz.DeleteOpts{Name: name, ID: t.v.ID, Check: true})
+			if err != nil {
+				return err
+			}
+			it.setOutcome(res.Outcome)
+			return nil
+		}
+		it.setOutcome(hz.OutcomeWouldDelete)
+		return nil
+	}
+	if t.before.Server != "" {
+		res, err := s.client.Detach(ctx, snap, hz.DetachOpts{Name: name})
+		if err != nil {
+			return fmt.Errorf("detaching before the delete: %w", err)
+		}
+		it.changed = it.changed || res.Outcome.Changed()
+	}
+	if t.before.Protection {
+		res, err := s.client.ChangeProtection(ctx, snap, hz.ProtectionOpts{Name: name, Delete: false})
+		if err != nil {
+			return fmt.Errorf("removing the delete protection: %w", err)
+		}
+		it.changed = it.changed || res.Outcome.Changed()
+	}
+	res, err := s.client.Delete(ctx, snap, hz.DeleteOpts{Name: name, ID: t.v.ID})
+	if err != nil {
+		return err
+	}
+	it.setOutcome(res.Outcome)
+	return nil
+}
+
+// deleteIdent is what a delete item shows before it runs: the live volume as the list's
+// entry designates it.
+func deleteIdent(t deleteTask) Item {
+	it := Item{Volume: t.Name, ID: t.ID, Server: t.Server, Size: t.SizeGB}
+	it.describe(t.before)
+	return it
+}

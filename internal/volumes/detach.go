@@ -1,0 +1,96 @@
+package volumes
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// DetachOptions are the options of kbv3_volume_detach (plugins/modules/kbv3_volume_detach.yml).
+type DetachOptions struct {
+	Common        `mapstructure:",squash"`
+	Name          string             `mapstructure:"name"`
+	ID            int64              `mapstructure:"id"`
+	Volumes       []plan.DeleteEntry `mapstructure:"volumes"`
+	FailOnMissing bool               `mapstructure:"fail_on_missing" ansible:"default=false"`
+}
+
+// DetachSpec describes kbv3_volume_detach to the protocol.
+var DetachSpec = ansible.Spec{
+	Name:              "kbv3_volume_detach",
+	MutuallyExclusive: [][]string{{"name", "volumes"}, {"id", "volumes"}},
+	RequiredOneOf:     [][]string{{"name", "id", "volumes"}},
+}
+
+// detachTask is one volume to detach, decided against the snapshot.
+type detachTask struct {
+	ref
+	v       *hcloud.Volume // nil: absent
+	before  *State
+	refusal error
+}
+
+// Detach detaches every volume it is given from whatever server holds it: detached,
+// already_detached, absent (a failure with fail_on_missing), or refused when the id and name
+// given designate different volumes.
+func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.Result, error) {
+	ctx, s, done, err := o.open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	refs, err := refsOf(o.Name, o.ID, o.Volumes, o.Name != "" || o.ID != 0, false)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	snap, err := s.snapshot(ctx, refSnapshot(refs))
+	if err != nil {
+		return nil, err
+	}
+	vols, refusals, err := resolveRefs(snap, refs)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	tasks := make([]detachTask, len(refs))
+	for i, r := range refs {
+		tasks[i] = detachTask{ref: r, v: vols[i], before: stateOf(snap, vols[i]), refusal: refusals[i]}
+	}
+
+	items := runItems(ctx, s, tasks, detachIdent, func(ctx context.Context, t detachTask, it *Item) error {
+		switch {
+		case t.refusal != nil:
+			it.Action = ActionRefused
+			return t.refusal
+		case t.v == nil && o.FailOnMissing:
+			return fmt.Errorf("%s does not exist", t.ref)
+		case t.v == nil:
+			it.setOutcome(hz.OutcomeAbsent)
+			return nil
+		}
+		res, err := s.client.Detach(ctx, snap, hz.DetachOpts{Name: t.v.Name, Check: m.CheckMode})
+		if err != nil {
+			return err
+		}
+		it.setOutcome(res.Outcome)
+		if it.changed {
+			after := *t.before
+			after.Server = ""
+			it.diff = volumeDiff(t.v.Name, t.before, &after)
+		}
+		return nil
+	})
+	return result(m, items, nil), nil
+}
+
+// detachIdent is what a detach item shows before it runs: the live volume when there is one,
+// with the server it is attached to before the call.
+func detachIdent(t detachTask) Item {
+	it := Item{Volume: t.Name, ID: t.ID}
+	it.describe(t.before)
+	return it
+}

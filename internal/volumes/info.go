@@ -1,0 +1,225 @@
+package volumes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// InfoOptions are kbv3_volume_info's options (plugins/modules/kbv3_volume_info.yml).
+type InfoOptions struct {
+	Common              `mapstructure:",squash"`
+	Names               []string     `mapstructure:"names"`
+	LabelSelector       string       `mapstructure:"label_selector"`
+	Dest                string       `mapstructure:"dest"`
+	Plan                []plan.Entry `mapstructure:"plan"`
+	DeleteNames         []string     `mapstructure:"delete_names"`
+	DeleteLabelSelector string       `mapstructure:"delete_label_selector"`
+	DiffDest            string       `mapstructure:"diff_dest"`
+}
+
+// InfoSpec describes kbv3_volume_info to the protocol.
+var InfoSpec = ansible.Spec{Name: "kbv3_volume_info"}
+
+// VolumeInfo is one listed volume.
+type VolumeInfo struct {
+	ID        int64             `json:"id"`
+	Name      string            `json:"name"`
+	SizeGB    int               `json:"size_gb"`
+	Location  string            `json:"location"`
+	Server    string            `json:"server"` // "" when detached
+	Labels    map[string]string `json:"labels"`
+	Protected bool              `json:"protected"`
+	Status    string            `json:"status"`
+}
+
+// Info is kbv3_volume_info: it lists volumes with their servers' names and, given a plan,
+// computes the reset's diff. It never changes the API; changed reports whether dest or
+// diff_dest got (or, in check mode, would get) new content.
+func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Result, error) {
+	filter, del, p, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	ctx, s, closeFn, err := o.open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+
+	opts := hz.SnapshotOpts{AllVolumes: true}
+	if p != nil {
+		// The diff must see every volume: a plan volume outside label_selector is not missing.
+		opts.Servers = hostnames(p)
+	} else {
+		opts.LabelSelector = o.LabelSelector
+	}
+	snap, err := s.client.Snapshot(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	var live []plan.Live
+	listed := []VolumeInfo{}
+	for _, v := range snap.Volumes() {
+		l := snap.Live(v)
+		live = append(live, l)
+		if filter.Empty() || filter.Matches(l) {
+			labels := l.Labels
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			listed = append(listed, VolumeInfo{
+				ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Server: l.Server,
+				Labels: labels, Protected: l.Protected, Status: string(v.Status),
+			})
+		}
+	}
+
+	res := &ansible.Result{Values: map[string]any{"volumes": listed}}
+	if o.Dest != "" {
+		data, err := json.MarshalIndent(map[string]any{"volumes": listed}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		changed, err := putFile(m, o.Dest, append(data, '\n'))
+		if err != nil {
+			return nil, fmt.Errorf("dest: %w", err)
+		}
+		res.Changed = res.Changed || changed
+	}
+
+	var d *plan.Diff
+	if p != nil {
+		locations := map[string]string{}
+		for _, h := range hostnames(p) {
+			if loc := locationOfServer(snap.Server(h)); loc != "" {
+				locations[h] = loc
+			}
+		}
+		d, err = plan.Compute(p, live, locations, del)
+		if err != nil {
+			return nil, renameList(err, "plan")
+		}
+		if del.Empty() {
+			m.Warn("no delete_names or delete_label_selector: volume_diff.delete is empty")
+		}
+		res.Values["volume_diff"] = d
+		if o.DiffDest != "" {
+			data, err := d.Encode()
+			if err != nil {
+				return nil, err
+			}
+			changed, err := putFile(m, o.DiffDest, data)
+			if err != nil {
+				return nil, fmt.Errorf("diff_dest: %w", err)
+			}
+			res.Changed = res.Changed || changed
+		}
+	}
+	res.Msg = infoSummary(listed, d)
+	return res, nil
+}
+
+// validate checks every option that needs no request and returns the listing filter, the delete
+// selector and the plan (nil when none was given). Messages name the option at fault.
+func (o *InfoOptions) validate() (filter, del plan.Selector, p *plan.Plan, err error) {
+	var errs []error
+	for i, n := range o.Names {
+		if _, err := path.Match(n, ""); n == "" || err != nil {
+			errs = append(errs, fmt.Errorf("names[%d] %q: not a name or shell glob", i, n))
+		}
+	}
+	filter = plan.Selector{Names: o.Names, LabelSelector: o.LabelSelector}
+	errs = append(errs, selectorOptionError(plan.Selector{LabelSelector: o.LabelSelector}.Validate(), ""))
+	del = plan.Selector{Names: o.DeleteNames, LabelSelector: o.DeleteLabelSelector}
+	errs = append(errs, selectorOptionError(del.Validate(), "delete_"))
+
+	if o.Plan != nil {
+		p = plan.New(o.Plan)
+		errs = append(errs, renameList(p.Validate(), "plan"))
+	} else {
+		for _, opt := range []struct {
+			name string
+			set  bool
+		}{
+			{"delete_names", len(o.DeleteNames) > 0},
+			{"delete_label_selector", o.DeleteLabelSelector != ""},
+			{"diff_dest", o.DiffDest != ""},
+		} {
+			if opt.set {
+				errs = append(errs, fmt.Errorf("%s: needs plan, since the diff is computed against it", opt.name))
+			}
+		}
+	}
+	return filter, del, p, errors.Join(errs...)
+}
+
+// selectorOptionError names the module option in plan.Selector's messages, which speak of
+// "selector names[i]" and "selector label_selector".
+func selectorOptionError(err error, prefix string) error {
+	if err == nil {
+		return nil
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + strings.TrimPrefix(l, "selector ")
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// renameList makes plan's entry errors name the option the entries came in ("plan" here, where
+// the plan package says "volumes").
+func renameList(err error, list string) error {
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var ee *plan.EntryError
+		if errors.As(e, &ee) && ee.List == "volumes" {
+			ee.List = list
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return err
+}
+
+// putFile writes data to name unless in check mode, and reports whether the file's content
+// changes (or would).
+func putFile(m *ansible.Module, name string, data []byte) (bool, error) {
+	if m.CheckMode {
+		return fileDiffers(name, data)
+	}
+	return writeFileIfChanged(name, data)
+}
+
+func infoSummary(listed []VolumeInfo, d *plan.Diff) string {
+	attached, gb := 0, 0
+	for _, v := range listed {
+		gb += v.SizeGB
+		if v.Server != "" {
+			attached++
+		}
+	}
+	msg := fmt.Sprintf("%d volume%s (%d attached, %d GB)", len(listed), plural(len(listed)), attached, gb)
+	if d != nil {
+		msg += fmt.Sprintf("; diff: %d to delete, %d to create, %d to keep, %d mismatch", len(d.Delete), len(d.Create), len(d.Keep), len(d.Mismatch))
+		if len(d.Protected) > 0 {
+			msg += fmt.Sprintf(", %d protected", len(d.Protected))
+		}
+	}
+	return msg
+}

@@ -1,0 +1,276 @@
+package volumes
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/hz"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// VerifyOptions are kbv3_volume_verify's options (plugins/modules/kbv3_volume_verify.yml).
+type VerifyOptions struct {
+	Common         `mapstructure:",squash"`
+	Volumes        []plan.Entry `mapstructure:"volumes" ansible:"required"`
+	Forbidden      []string     `mapstructure:"forbidden"`
+	ReportPath     string       `mapstructure:"report_path"`
+	FailOnProblems bool         `mapstructure:"fail_on_problems" ansible:"default=true"`
+}
+
+// VerifySpec describes kbv3_volume_verify to the protocol.
+var VerifySpec = ansible.Spec{Name: "kbv3_volume_verify"}
+
+// Row is one plan volume as the API shows it. The fields are the live values, so that a row of
+// a wrong volume shows what is wrong rather than what was wanted.
+type Row struct {
+	Volume   string `json:"volume"`
+	Hostname string `json:"hostname"`
+	ID       int64  `json:"id"`
+	SizeGB   int    `json:"size_gb"`
+	Location string `json:"location"`
+	Server   string `json:"server"`
+	OK       bool   `json:"ok"`
+
+	// What the plan says, for the report only: the return value's contract is the live side.
+	entry    plan.Entry
+	location string // planned location: the entry's, else its server's ("" when unknown)
+}
+
+// VerifyCounts are the headline numbers of a verification.
+type VerifyCounts struct {
+	Planned       int `json:"planned"`
+	Found         int `json:"found"`
+	Attached      int `json:"attached"` // attached to the planned server
+	Matching      int `json:"matching"` // found, attached as planned, right size and location
+	ForbiddenLeft int `json:"forbidden_left"`
+}
+
+// Verification is what kbv3_volume_verify found: every number is computed from the API's
+// answers, never copied from the plan (the PH3-02 report's own size table did not add up).
+type Verification struct {
+	Rows      []Row
+	Forbidden []plan.Live // live volumes matching a forbidden pattern
+	Patterns  []string
+	Problems  []string
+	Sizes     []plan.SizeCount
+	TotalGB   int
+	Counts    VerifyCounts
+}
+
+// Verify is kbv3_volume_verify: read-only, one snapshot (every volume, and the plan's servers),
+// then a pure comparison.
+func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.Result, error) {
+	p := plan.New(o.Volumes)
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateForbidden(o.Forbidden, p); err != nil {
+		return nil, err
+	}
+	ctx, s, closeFn, err := o.open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+
+	// Listing every volume is what lets a forbidden name be found without knowing it, and it
+	// costs the same pages whether the plan has 3 volumes or 47.
+	snap, err := s.client.Snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
+	if err != nil {
+		return nil, err
+	}
+	v := compareWithPlan(p, snap, o.Forbidden)
+
+	if o.ReportPath != "" && !m.CheckMode {
+		report := v.Markdown(time.Now().UTC())
+		if _, err := writeFileIfChanged(o.ReportPath, []byte(report)); err != nil {
+			return nil, fmt.Errorf("report_path: %w", err)
+		}
+	}
+	return &ansible.Result{
+		Failed: o.FailOnProblems && len(v.Problems) > 0,
+		Msg:    v.Summary(),
+		Values: map[string]any{
+			"rows":     v.Rows,
+			"problems": v.Problems,
+			"sizes":    v.Sizes,
+			"total_gb": v.TotalGB,
+			"counts":   v.Counts,
+		},
+	}, nil
+}
+
+// validateForbidden rejects bad globs, and patterns that match a volume of the plan: such a
+// pattern could only ever report the plan itself as a problem, so it is a mistake in the task.
+func validateForbidden(patterns []string, p *plan.Plan) error {
+	var errs []error
+	for i, pat := range patterns {
+		if pat == "" {
+			errs = append(errs, fmt.Errorf("forbidden[%d]: empty pattern", i))
+			continue
+		}
+		if _, err := path.Match(pat, ""); err != nil {
+			errs = append(errs, fmt.Errorf("forbidden[%d] %q: %w", i, pat, err))
+			continue
+		}
+		for _, e := range p.Volumes {
+			if ok, _ := path.Match(pat, e.Name()); ok {
+				errs = append(errs, fmt.Errorf("forbidden[%d] %q matches %s, a volume of the plan (%s)", i, pat, e.Name(), e.Hostname))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hostnames(p *plan.Plan) []string {
+	out := make([]string, 0, len(p.Volumes))
+	for _, e := range p.Volumes {
+		out = append(out, e.Hostname)
+	}
+	return out
+}
+
+// compareWithPlan checks every plan entry and the forbidden patterns against the snapshot.
+func compareWithPlan(p *plan.Plan, snap *hz.Snapshot, forbidden []string) *Verification {
+	v := &Verification{Rows: make([]Row, 0, len(p.Volumes)), Problems: []string{}, Patterns: forbidden}
+	v.Counts.Planned = len(p.Volumes)
+	var sizes []int
+	for _, e := range p.Volumes {
+		sv := snap.Server(e.Hostname)
+		row := Row{Volume: e.Name(), Hostname: e.Hostname, entry: e, location: cmp.Or(e.Location, locationOfServer(sv))}
+		problems := checkEntry(e, sv, snap, &row)
+		if row.ID != 0 {
+			v.Counts.Found++
+			sizes = append(sizes, row.SizeGB)
+		}
+		if row.ID != 0 && row.Server == e.Hostname {
+			v.Counts.Attached++
+		}
+		row.OK = len(problems) == 0
+		if row.OK {
+			v.Counts.Matching++
+		}
+		v.Problems = append(v.Problems, problems...)
+		v.Rows = append(v.Rows, row)
+	}
+	v.Sizes, v.TotalGB = plan.Summarize(sizes)
+	if v.Sizes == nil {
+		v.Sizes = []plan.SizeCount{}
+	}
+
+	for _, vol := range snap.Volumes() {
+		pat := firstMatch(forbidden, vol.Name)
+		if pat == "" {
+			continue
+		}
+		l := snap.Live(vol)
+		v.Forbidden = append(v.Forbidden, l)
+		where := "detached"
+		if l.Server != "" {
+			where = "attached to " + l.Server
+		}
+		v.Problems = append(v.Problems, fmt.Sprintf("Volume %s (id %d, %d GB, %s) matches the forbidden pattern %s and still exists.",
+			l.Name, l.ID, l.SizeGB, where, pat))
+	}
+	v.Counts.ForbiddenLeft = len(v.Forbidden)
+	return v
+}
+
+// checkEntry fills row with the live values of e's volume and returns its problems, one
+// sentence each, naming the volume.
+func checkEntry(e plan.Entry, sv *hcloud.Server, snap *hz.Snapshot, row *Row) []string {
+	var problems []string
+	name := e.Name()
+	if sv == nil {
+		problems = append(problems, fmt.Sprintf("Server %s, planned for volume %s, does not exist.", e.Hostname, name))
+	}
+	vol := snap.Volume(name)
+	if vol == nil {
+		return append(problems, fmt.Sprintf("Volume %s (%s) does not exist.", name, e.Hostname))
+	}
+	l := snap.Live(vol)
+	row.ID, row.SizeGB, row.Location, row.Server = l.ID, l.SizeGB, l.Location, l.Server
+	switch l.Server {
+	case e.Hostname:
+	case "":
+		problems = append(problems, fmt.Sprintf("Volume %s is not attached; the plan attaches it to %s.", name, e.Hostname))
+	default:
+		problems = append(problems, fmt.Sprintf("Volume %s is attached to %s; the plan attaches it to %s.", name, l.Server, e.Hostname))
+	}
+	if l.SizeGB != e.SizeGB {
+		problems = append(problems, fmt.Sprintf("Volume %s is %d GB; the plan says %d GB.", name, l.SizeGB, e.SizeGB))
+	}
+	if row.location != "" && l.Location != row.location {
+		source := "the plan says"
+		if e.Location == "" {
+			source = "its server " + e.Hostname + " is in"
+		}
+		problems = append(problems, fmt.Sprintf("Volume %s is in %s; %s %s.", name, l.Location, source, row.location))
+	}
+	return problems
+}
+
+// firstMatch returns the first pattern name matches, or "". The patterns were validated.
+func firstMatch(patterns []string, name string) string {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, name); ok {
+			return pat
+		}
+	}
+	return ""
+}
+
+// Summary is the one line the playbook prints, e.g. "47 planned, 47 found, 47 attached as
+// planned; sizes 2×10 GB, 19×20 GB; total 2800 GB; 0 problems". With problems, the first few
+// follow, so that a failed task says why without opening the report.
+func (v *Verification) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d planned, %d found, %d attached as planned", v.Counts.Planned, v.Counts.Found, v.Counts.Attached)
+	if v.Counts.ForbiddenLeft > 0 {
+		fmt.Fprintf(&b, ", %d forbidden left", v.Counts.ForbiddenLeft)
+	}
+	b.WriteString("; sizes ")
+	if len(v.Sizes) == 0 {
+		b.WriteString("none")
+	}
+	for i, sc := range v.Sizes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d×%d GB", sc.Count, sc.SizeGB)
+	}
+	fmt.Fprintf(&b, "; total %d GB; %d problem%s", v.TotalGB, len(v.Problems), plural(len(v.Problems)))
+	const shown = 3
+	if n := len(v.Problems); n > 0 {
+		b.WriteString(": ")
+		b.WriteString(strings.Join(v.Problems[:min(n, shown)], " "))
+		if n > shown {
+			fmt.Fprintf(&b, " (and %d more)", n-shown)
+		}
+	}
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// locationOfServer is the location a volume must be in to be attached to sv; "" when unknown.
+func locationOfServer(sv *hcloud.Server) string {
+	if sv == nil || sv.Location == nil {
+		return ""
+	}
+	return sv.Location.Name
+}

@@ -1,0 +1,83 @@
+package tests
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
+)
+
+// The reset playbook killed with SIGKILL (the whole process group: ansible-playbook, its workers
+// and the module running) in the middle of the attach stage, then run again: the rerun converges
+// to the plan, with no duplicate volume and nothing deleted that the diff does not list.
+func TestE2EKilledDuringAttachThenRerun(t *testing.T) {
+	// Attaches take 300 ms here, so the stage lasts long enough to be caught in the middle.
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{"--action-time", "attach_volume=300ms"}})
+	e2eComputeDiff(t, ctx, env)
+	diff := env.Diff()
+
+	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
+	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
+	require.NoError(t, err)
+	killed := false
+	deadline := time.After(3 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-p.Done():
+			break wait
+		case <-deadline:
+			break wait
+		case <-tick.C:
+			// Into the second batch of attaches: some volumes attached, others not yet.
+			if env.Stats().Requests.ByRoute[attachRoute] >= 12 {
+				require.NoError(t, p.Kill())
+				killed = true
+				break wait
+			}
+		}
+	}
+	first := p.Wait()
+	require.True(t, killed, "the playbook was not caught in the attach stage\n%s", first.Summary())
+	require.Error(t, first.Err, "a killed ansible-playbook exits non-zero")
+	assert.Empty(t, first.Recap, "a killed play prints no recap")
+	assert.Contains(t, first.Output, "TASK [Stage 5, attach")
+
+	mid := env.State()
+	attached := 0
+	for _, e := range env.Plan().Volumes {
+		if v, ok := mid.Volume(e.Name()); ok && e2e.ServerName(mid, v) == e.Hostname {
+			attached++
+		}
+	}
+	// Settled attaches and the one batch in flight, not the whole stage.
+	t.Logf("at the kill: %d of 47 volumes attached", attached)
+	assert.Less(t, attached, 47, "the kill came after the attach stage")
+
+	r := env.Playbook(ctx, e2e.ResetPlaybook)
+	e2eRequireOK(t, r)
+	acts := e2eActions(t, r)
+	assert.Equal(t, map[string]int{"absent": 40}, acts["detach"])
+	assert.Equal(t, map[string]int{"absent": 40}, acts["delete"])
+	assert.Equal(t, map[string]int{"exists": 47}, acts["create"])
+	assert.Equal(t, 47, acts["attach"]["attached"]+acts["attach"]["already_attached"], "attach: %v", acts["attach"])
+	assert.Positive(t, acts["attach"]["attached"], "the rerun attached what the kill left")
+	assert.Empty(t, env.FleetProblems())
+
+	// Nothing but the diff's delete list is gone.
+	listed := map[int64]bool{}
+	for _, d := range diff.Delete {
+		listed[d.ID] = true
+	}
+	end := env.State()
+	for _, v := range env.Initial.Volumes {
+		if _, ok := end.Volume(v.Name); !ok {
+			assert.True(t, listed[v.ID], "%s (id %d) was deleted but is not in the diff", v.Name, v.ID)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// The reviewed diff no longer matches the live volumes: one old volume was renamed since, and one
+// entry's id was edited to a volume that does not exist. The preflight refuses the whole run
+// before any change, naming each entry and why.
+func TestE2EPreflightRefusesAStaleDiff(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	e2eComputeDiff(t, ctx, env)
+
+	// Renamed after the review, through the API.
+	client := hcloud.NewClient(hcloud.WithEndpoint(env.Endpoint), hcloud.WithToken(env.Token),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, _, err := client.Volume.GetByName(callCtx, "vol-redis-01")
+	require.NoError(t, err)
+	require.NotNil(t, v)
+	_, _, err = client.Volume.Update(callCtx, v, hcloud.VolumeUpdateOpts{Name: "vol-redis-01-renamed"})
+	require.NoError(t, err)
+
+	// An id edited in the file: the name vol-queue-01 now belongs to another id than the entry's.
+	d := env.Diff()
+	var queueID int64
+	for i := range d.Delete {
+		if d.Delete[i].Name == "vol-queue-01" {
+			queueID = d.Delete[i].ID
+			d.Delete[i].ID = 999999
+		}
+	}
+	require.NotZero(t, queueID)
+	env.WriteDiff(d)
+
+	before := env.State()
+	require.NoError(t, env.Sim.ResetStats())
+	r := env.Playbook(ctx, e2e.ResetPlaybook)
+	require.Error(t, r.Err, r.Summary())
+	assert.Equal(t, 1, r.Recap.Total().Failed, r.Summary())
+	assert.Zero(t, r.Recap.Total().Changed, r.Summary())
+	assert.Zero(t, env.Stats().Requests.Mutating, "no mutating request after a refused preflight")
+	assert.Empty(t, e2e.Changed(before, env.State(), e2e.VolumeNames(before)...), "nothing changed")
+	_, snap := r.Task("Stage 1")
+	assert.False(t, snap, "no stage after the preflight ran")
+
+	pre := e2eStage(t, r, 0)
+	assert.Equal(t, "failed", pre.Status)
+	results, err := pre.Results()
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	msg := results[0].Msg
+	t.Logf("preflight: %s", msg)
+	assert.Contains(t, msg, "refused: 2")
+	// Which, and why.
+	assert.Regexp(t, `vol-redis-01\b[^;]*vol-redis-01-renamed`, msg)
+	assert.Regexp(t, `vol-queue-01\b[^;]*999999|999999[^;]*vol-queue-01\b`, msg)
+	refused := map[string]string{}
+	for _, it := range results[0].Volumes {
+		if it.Action == "refused" {
+			refused[it.Volume] = it.Error
+		}
+		assert.NotEqual(t, "deleted", it.Action)
+	}
+	assert.Len(t, refused, 2, "refused items: %v", refused)
+	assert.Contains(t, r.Output, "vol-redis-01-renamed")
+}
+
+// A volume of the plan added by hand to the delete list is refused before any request: a rerun
+// would otherwise delete the volume the reset created.
+func TestE2EDeleteListNamingAPlanVolumeIsRefused(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	e2eComputeDiff(t, ctx, env)
+	d := env.Diff()
+	d.Delete = append(d.Delete, plan.DeleteEntry{ID: 4242, Name: "kbv3-redis-01-data"})
+	// Written as JSON by hand, as an editor would: the diff's own validation would refuse it too.
+	data, err := json.MarshalIndent(d, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(env.Path(e2e.DiffFile), data, 0o644))
+
+	require.NoError(t, env.Sim.ResetStats())
+	r := env.Playbook(ctx, e2e.ResetPlaybook)
+	require.Error(t, r.Err, r.Summary())
+	assert.Contains(t, r.Output, "lists volumes of the plan for deletion: kbv3-redis-01-data")
+	assert.Zero(t, env.Stats().Requests.Total, "no request at all")
+	_, ran := r.Task("Stage 0")
+	assert.False(t, ran)
+}

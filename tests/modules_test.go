@@ -1,0 +1,281 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/sim"
+	"github.com/keybuzz/kbv3/internal/sim/simtest"
+)
+
+// mutModules are the four modules that change volumes.
+var mutModules = []string{"kbv3_volume_detach", "kbv3_volume_delete", "kbv3_volume_create", "kbv3_volume_attach"}
+
+// mutBuild builds the named modules from the checkout's source into dir, so that the test
+// checks the code as it is, not what `make build` last left in plugins/modules.
+func mutBuild(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to build the modules")
+	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "./modules/"+n)
+	}
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = ".." // go test runs in tests/
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+}
+
+// mutEnvWithout is the test's environment without the named variables.
+func mutEnvWithout(names ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(names, k) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// mutRun is one run of a module binary, as Ansible runs it.
+type mutRun struct {
+	res    map[string]any
+	stdout string
+	stderr string
+	code   int
+}
+
+// mutExec runs the module binary in dir with an args file holding args and the controller's
+// _ansible_* keys, with env added to an environment free of HCLOUD_*.
+func mutExec(t *testing.T, dir, module string, args map[string]any, check bool, env ...string) mutRun {
+	t.Helper()
+	full := map[string]any{
+		"_ansible_check_mode": check, "_ansible_diff": true, "_ansible_no_log": false, "_ansible_verbosity": 0,
+		"_ansible_version": "2.14.18", "_ansible_module_name": module, "_ansible_tmpdir": t.TempDir(),
+		"_ansible_debug": false, "_ansible_keep_remote_files": false,
+	}
+	for k, v := range args {
+		full[k] = v
+	}
+	data, err := json.Marshal(full)
+	require.NoError(t, err)
+	argsFile := filepath.Join(t.TempDir(), "args")
+	require.NoError(t, os.WriteFile(argsFile, data, 0o600))
+	cmd := exec.Command(filepath.Join(dir, module), argsFile)
+	cmd.Env = append(mutEnvWithout("HCLOUD_TOKEN", "HCLOUD_ENDPOINT"), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	r := mutRun{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		r.code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r.res), "%s printed: %s", module, stdout.String())
+	return r
+}
+
+// actions lists the items' actions.
+func (r mutRun) actions() []string {
+	var out []string
+	vols, _ := r.res["volumes"].([]any)
+	for _, v := range vols {
+		out = append(out, v.(map[string]any)["action"].(string))
+	}
+	return out
+}
+
+func (r mutRun) moduleArgs() map[string]any {
+	inv, _ := r.res["invocation"].(map[string]any)
+	args, _ := inv["module_args"].(map[string]any)
+	return args
+}
+
+func mutRepeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// TestMutatingModuleBinaries drives the four built binaries through the reset of a part of the
+// PH3-02 fleet, as the playbook's stages call them: check mode first, then for real, then again.
+func TestMutatingModuleBinaries(t *testing.T) {
+	dir := t.TempDir()
+	mutBuild(t, dir, mutModules...)
+	endpoint, s := simtest.Start(t, sim.Config{Scenario: "ph3-02", Token: simtest.Token, ActionTime: 20 * time.Millisecond})
+	conn := map[string]any{"api_token": simtest.Token, "api_endpoint": endpoint, "timeout": 60}
+	with := func(extra map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range conn {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	mutating := func() int { return s.Stats().Requests.Mutating }
+	noToken := func(t *testing.T, r mutRun) {
+		t.Helper()
+		assert.NotContains(t, r.stdout, simtest.Token)
+		assert.NotContains(t, r.stderr, simtest.Token)
+		assert.Equal(t, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", r.moduleArgs()["api_token"])
+		assert.Equal(t, r.res["failed"] == true, r.code == 1, "exit code follows failed")
+	}
+
+	// The old volumes of five servers, as the reviewed diff lists them.
+	hosts := []string{"crm-01", "etl-01", "redis-01", "minio-01", "k8s-worker-01"}
+	var deletes []map[string]any
+	state := s.Store().State()
+	serverIDs := map[string]int64{}
+	for _, sv := range state.Servers {
+		serverIDs[sv.Name] = sv.ID
+	}
+	for _, v := range state.Volumes {
+		for _, h := range hosts {
+			if v.Name == "vol-"+h {
+				deletes = append(deletes, map[string]any{"id": v.ID, "name": v.Name, "server": h, "size_gb": v.Size})
+			}
+		}
+	}
+	require.Len(t, deletes, 5)
+	var entries []map[string]any
+	for _, h := range hosts {
+		entries = append(entries, map[string]any{"hostname": h, "size_gb": 20, "role": "x", "mountpoint": "/data/x", "labels": map[string]any{"managed-by": "kbv3"}})
+	}
+
+	t.Run("check mode predicts every stage without a mutating request", func(t *testing.T) {
+		before := mutating()
+		for _, c := range []struct {
+			module string
+			args   map[string]any
+			action string
+		}{
+			{"kbv3_volume_detach", map[string]any{"volumes": deletes}, "would_detach"},
+			{"kbv3_volume_delete", map[string]any{"volumes": deletes, "detach": true}, "would_delete"},
+			{"kbv3_volume_create", map[string]any{"volumes": entries}, "would_create"},
+			{"kbv3_volume_attach", map[string]any{"volumes": entries}, "would_attach"},
+		} {
+			r := mutExec(t, dir, c.module, with(c.args), true)
+			noToken(t, r)
+			assert.Equal(t, 0, r.code, r.stdout)
+			assert.Equal(t, true, r.res["changed"], c.module)
+			assert.Equal(t, mutRepeat(c.action, 5), r.actions(), c.module)
+			assert.Equal(t, c.action+": 5", r.res["msg"])
+			assert.Len(t, r.res["diff"], 5, "diff mode: one entry per changed volume")
+		}
+		assert.Equal(t, before, mutating(), "check mode sent no mutating request")
+	})
+
+	t.Run("the stages for real, then again", func(t *testing.T) {
+		for _, c := range []struct {
+			module string
+			args   map[string]any
+			action string
+			again  string
+		}{
+			{"kbv3_volume_detach", map[string]any{"volumes": deletes}, "detached", "already_detached"},
+			{"kbv3_volume_delete", map[string]any{"volumes": deletes, "detach": true}, "deleted", "absent"},
+			{"kbv3_volume_create", map[string]any{"volumes": entries}, "created", "exists"},
+			{"kbv3_volume_attach", map[string]any{"volumes": entries}, "attached", "already_attached"},
+		} {
+			r := mutExec(t, dir, c.module, with(c.args), false)
+			noToken(t, r)
+			assert.Equal(t, c.action+": 5", r.res["msg"], r.stdout)
+			assert.Equal(t, true, r.res["changed"])
+
+			before := mutating()
+			r = mutExec(t, dir, c.module, with(c.args), false)
+			noToken(t, r)
+			assert.Equal(t, c.again+": 5", r.res["msg"], r.stdout)
+			assert.Equal(t, false, r.res["changed"])
+			assert.Equal(t, before, mutating(), "%s: a second run changes nothing", c.module)
+		}
+		vols := map[string]int64{}
+		for _, v := range s.Store().State().Volumes {
+			if v.Server != nil {
+				vols[v.Name] = *v.Server
+			}
+		}
+		for _, h := range hosts {
+			assert.Equal(t, serverIDs[h], vols["kbv3-"+h+"-data"], h)
+			assert.NotContains(t, vols, "vol-"+h)
+		}
+	})
+
+	t.Run("the token from the environment", func(t *testing.T) {
+		r := mutExec(t, dir, "kbv3_volume_detach", map[string]any{"name": "vol-crm-01"}, true,
+			"HCLOUD_TOKEN="+simtest.Token, "HCLOUD_ENDPOINT="+endpoint)
+		noToken(t, r)
+		assert.Equal(t, "absent: 1", r.res["msg"])
+	})
+
+	t.Run("a refused delete list deletes nothing and names the entry", func(t *testing.T) {
+		ids := map[string]int64{}
+		for _, v := range s.Store().State().Volumes {
+			ids[v.Name] = v.ID
+		}
+		// The second entry's id now belongs to another volume than the one reviewed.
+		db := []map[string]any{
+			{"id": ids["vol-db-master-01"], "name": "vol-db-master-01"},
+			{"id": ids["vol-queue-01"], "name": "vol-db-slave-01"},
+		}
+		before := mutating()
+		r := mutExec(t, dir, "kbv3_volume_delete", with(map[string]any{"volumes": db, "detach": true}), false)
+		noToken(t, r)
+		assert.Equal(t, 1, r.code)
+		assert.Equal(t, []string{"skipped", "refused"}, r.actions())
+		assert.Contains(t, r.res["msg"], "volumes[1] (vol-db-slave-01): the volume with id")
+		assert.Contains(t, r.res["msg"], "is now named vol-queue-01, not vol-db-slave-01")
+		assert.Equal(t, before, mutating())
+		assert.Equal(t, ids, func() map[string]int64 {
+			now := map[string]int64{}
+			for _, v := range s.Store().State().Volumes {
+				now[v.Name] = v.ID
+			}
+			return now
+		}(), "nothing deleted")
+	})
+
+	t.Run("a wrong token: failed, and neither token printed", func(t *testing.T) {
+		const wrong = "wrongQ7kP2xZr9LmW4vT8nB3cY6hJ1dF5gS0aE2uI7oK4pM9qR3wX8zV6tN1bH5"
+		for _, module := range mutModules {
+			args := map[string]any{"api_endpoint": endpoint, "api_token": wrong, "name": "vol-queue-01"}
+			switch module {
+			case "kbv3_volume_delete":
+				args["id"] = 1
+			case "kbv3_volume_create":
+				args["size"], args["server"] = 10, "queue-01"
+			case "kbv3_volume_attach":
+				args["server"] = "queue-01"
+			}
+			r := mutExec(t, dir, module, args, false, "HCLOUD_TOKEN="+simtest.Token)
+			assert.Equal(t, 1, r.code, module)
+			assert.Equal(t, true, r.res["failed"], module)
+			assert.Contains(t, r.res["msg"], "api_token: the API refused the token", module)
+			for _, secret := range []string{wrong, simtest.Token} {
+				assert.NotContains(t, r.stdout, secret, module)
+				assert.NotContains(t, r.stderr, secret, module)
+			}
+			assert.Equal(t, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", r.moduleArgs()["api_token"], module)
+			assert.True(t, strings.Contains(r.stdout, `"invocation"`), module)
+		}
+	})
+}

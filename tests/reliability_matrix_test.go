@@ -1,0 +1,598 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
+)
+
+// The fault matrix: ansible-playbook playbooks/volume_reset_v3.yml on hcloud-sim (the small
+// fleet, batches of 3, 50 ms actions), one case per fault in each stage where it applies. Every
+// case checks that the run ends within its deadline, that a failure names the volumes affected
+// and the cause, that nothing outside the diff is deleted and the unrelated volumes are intact,
+// that retries are bounded and in the operation log, and that a rerun without the fault
+// converges to the plan. With KBV3_RELIABILITY_JSON set, the results are written there for
+// `make reliability-doc` (docs/RELIABILITY.md).
+
+// Stages, by the request that singles them out.
+const (
+	stRead   = "read (every stage's listing)"
+	stDetach = "detach"
+	stDelete = "delete"
+	stCreate = "create"
+	stAttach = "attach"
+	stPoll   = "action polling"
+	stAll    = "all"
+)
+
+type relExpect int
+
+const (
+	expRecover relExpect = iota // the run succeeds: the module retries through the fault
+	expFail                     // the run fails cleanly, naming the volumes and the cause
+)
+
+// relCase is one cell of the matrix.
+type relCase struct {
+	fault, stage string
+	rules        func(ids map[string]int64) []simproc.Fault
+	expect       relExpect
+	cause        *regexp.Regexp // the failure must say this (expFail)
+	wantVolume   string         // the failure must name this volume (cases aimed at one volume)
+	retries      bool           // the operation log must show retries
+	stageTimeout int
+	badToken     bool // the run's token is refused (401)
+	stuck        bool // an action never finishes: the rerun is on a simulator restarted from the fleet as left
+}
+
+// relResult is one row of docs/RELIABILITY.md.
+type relResult struct {
+	Fault        string   `json:"fault"`
+	Stage        string   `json:"stage"`
+	Rule         string   `json:"rule"`
+	Expect       string   `json:"expect"`
+	Outcome      string   `json:"outcome"`
+	Account      string   `json:"account,omitempty"`
+	Seconds      float64  `json:"seconds"`
+	Deadline     float64  `json:"deadline_seconds"`
+	StageTimeout int      `json:"stage_timeout"`
+	FaultHits    int      `json:"fault_hits"`
+	Retries      int      `json:"retries"`
+	MaxAttempt   int      `json:"max_attempt"`
+	Rerun        string   `json:"rerun"`
+	RerunSeconds float64  `json:"rerun_seconds"`
+	Problems     []string `json:"problems,omitempty"`
+}
+
+// Routes of the stages. A fault aimed at one volume uses its id; "*" aims at every volume.
+func relRoute(stage, id string) (method, path string) {
+	switch stage {
+	case stRead:
+		return "GET", "/v1/volumes"
+	case stDetach:
+		return "POST", "/v1/volumes/" + id + "/actions/detach"
+	case stDelete:
+		return "DELETE", "/v1/volumes/" + id
+	case stCreate:
+		return "POST", "/v1/volumes"
+	case stAttach:
+		return "POST", "/v1/volumes/" + id + "/actions/attach"
+	case stPoll:
+		return "GET", "/v1/actions"
+	}
+	panic(stage)
+}
+
+// relTarget is the old volume the single-volume faults of detach and delete aim at.
+const relTarget = "vol-db-01"
+
+func relMatrix() []relCase {
+	rule := func(stage string, f simproc.Fault, one bool) func(map[string]int64) []simproc.Fault {
+		return func(ids map[string]int64) []simproc.Fault {
+			id := "*"
+			if one {
+				id = fmt.Sprint(ids[relTarget])
+			}
+			f.Method, f.Path = relRoute(stage, id)
+			return []simproc.Fault{f}
+		}
+	}
+	var cases []relCase
+	allStages := []string{stRead, stDetach, stDelete, stCreate, stAttach}
+	// Transient faults, in bursts: the modules retry through them.
+	for _, st := range allStages {
+		cases = append(cases, relCase{fault: "429 burst (4)", stage: st, expect: expRecover, retries: true,
+			rules: rule(st, simproc.Fault{Status: 429, Code: "rate_limit_exceeded", Nth: 1, Count: 4}, false)})
+	}
+	for _, st := range []string{stDetach, stAttach} {
+		cases = append(cases, relCase{fault: "423 locked (3)", stage: st, expect: expRecover, retries: true,
+			rules: rule(st, simproc.Fault{Status: 423, Code: "locked", Nth: 1, Count: 3}, false)})
+	}
+	for _, st := range []string{stDetach, stDelete, stCreate, stAttach} {
+		cases = append(cases, relCase{fault: "409 conflict (3)", stage: st, expect: expRecover, retries: true,
+			rules: rule(st, simproc.Fault{Status: 409, Code: "conflict", Nth: 1, Count: 3}, false)})
+	}
+	// Server errors that do not go away: the stage fails within its deadline, naming the volume.
+	for _, code := range []struct {
+		status int
+		cause  string
+	}{{500, `server_error|500`}, {502, `bad_gateway|502`}, {503, `unavailable|503`}, {504, `timeout|504`}} {
+		for _, st := range allStages {
+			c := relCase{fault: fmt.Sprintf("%d, every request", code.status), stage: st, expect: expFail,
+				cause: regexp.MustCompile(code.cause), stageTimeout: 8, retries: true}
+			one := st == stDetach || st == stDelete
+			if one {
+				c.wantVolume = relTarget
+				c.fault = fmt.Sprintf("%d, every request for %s", code.status, relTarget)
+			}
+			c.rules = rule(st, simproc.Fault{Status: code.status}, one)
+			cases = append(cases, c)
+		}
+	}
+	for _, st := range append(allStages, stPoll) {
+		cases = append(cases, relCase{fault: "dropped connection (3)", stage: st, expect: expRecover, retries: true,
+			rules: rule(st, simproc.Fault{Effect: "drop", Nth: 1, Count: 3}, false)})
+	}
+	for _, st := range append(allStages, stPoll) {
+		cases = append(cases, relCase{fault: "response slowed by 2 s (4)", stage: st, expect: expRecover,
+			rules: rule(st, simproc.Fault{Effect: "delay", Delay: "2s", Nth: 1, Count: 4}, false)})
+	}
+	for _, st := range []string{stDetach, stCreate, stAttach} {
+		cases = append(cases, relCase{fault: "action ends in error", stage: st, expect: expFail,
+			cause: regexp.MustCompile(`action_failed|error`), stageTimeout: 20,
+			rules: rule(st, simproc.Fault{Effect: "action_error", Nth: 1, Count: 1}, false)})
+	}
+	for _, st := range []string{stDetach, stCreate, stAttach} {
+		cases = append(cases, relCase{fault: "action never finishes", stage: st, expect: expFail, stuck: true,
+			cause: regexp.MustCompile(`(?i)deadline|timed out|timeout|still running`), stageTimeout: 8,
+			rules: rule(st, simproc.Fault{Effect: "action_stuck", Nth: 1, Count: 1}, false)})
+	}
+	cases = append(cases, relCase{fault: "401, token refused", stage: stAll, expect: expFail, badToken: true,
+		cause: regexp.MustCompile(`unauthorized|401`)})
+	return cases
+}
+
+func (c relCase) name() string {
+	return strings.NewReplacer(" ", "_", ",", "", "(", "", ")", "").Replace(c.fault + "/" + strings.Fields(c.stage)[0])
+}
+
+// relWorkers is how many cases run at once: each is mostly waiting (ansible's polling, 50 ms
+// actions, backoffs), so six fit on two cores.
+const relWorkers = 6
+
+// TestReliabilityFaultMatrix runs the matrix, relWorkers cases at a time, then reports each
+// case as a subtest.
+func TestReliabilityFaultMatrix(t *testing.T) {
+	root := relRoot(t)
+	f := rig.SmallFleet()
+	diff := relDiff(t, f)
+	deletes := []rig.DiffDelete{}
+	{
+		var d struct {
+			Delete []rig.DiffDelete `json:"delete"`
+		}
+		if err := json.Unmarshal(diff, &d); err != nil {
+			t.Fatal(err)
+		}
+		deletes = d.Delete
+	}
+	cases := relMatrix()
+	if re := os.Getenv("KBV3_MATRIX_FILTER"); re != "" {
+		keep := cases[:0]
+		for _, c := range cases {
+			if regexp.MustCompile(re).MatchString(c.name()) {
+				keep = append(keep, c)
+			}
+		}
+		cases = keep
+	}
+	results := make([]relResult, len(cases))
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, relWorkers)
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = relRunCase(root, t.TempDir(), f, diff, deletes, c)
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d cases in %v", len(cases), time.Since(start).Round(time.Second))
+	for i, c := range cases {
+		t.Run(c.name(), func(t *testing.T) {
+			r := results[i]
+			t.Logf("%s / %s: %s in %.1fs (deadline %.0fs); retries %d, max attempt %d, fault hits %d; rerun: %s",
+				r.Fault, r.Stage, r.Outcome, r.Seconds, r.Deadline, r.Retries, r.MaxAttempt, r.FaultHits, r.Rerun)
+			if r.Account != "" {
+				t.Logf("account: %s", r.Account)
+			}
+			if len(r.Problems) > 0 {
+				t.Error(strings.Join(r.Problems, "\n"))
+			}
+		})
+	}
+	if p := os.Getenv("KBV3_RELIABILITY_JSON"); p != "" {
+		b, _ := json.MarshalIndent(map[string]any{"generated": time.Now().UTC().Format(time.RFC3339),
+			"fleet": relFleetDesc(f), "total_seconds": time.Since(start).Seconds(), "cases": results}, "", "  ")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func relFleetDesc(f rig.Fleet) string {
+	return fmt.Sprintf("%d servers, %d volumes before (%d unrelated), a plan of %d volumes; batches of 3, actions of 50 ms",
+		len(f.Servers), len(f.Volumes), len(f.Unrelated), len(f.Plan))
+}
+
+// relRunCase runs one case: the faulted run, the checks, the rerun without the fault.
+func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDelete, c relCase) (res relResult) {
+	res = relResult{Fault: c.fault, Stage: c.stage, Expect: map[relExpect]string{expRecover: "recovers", expFail: "fails cleanly"}[c.expect]}
+	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := rig.StartSim(ctx, root, dir, f, simproc.Token)
+	if err != nil {
+		problem("start: %v", err)
+		return res
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			problem("hcloud-sim: %v", err)
+		}
+	}()
+	w, err := rig.NewWorkspace(dir, f)
+	if err == nil {
+		err = os.WriteFile(w.Diff, diff, 0o644)
+	}
+	if err != nil {
+		problem("workspace: %v", err)
+		return res
+	}
+	before, err := s.State()
+	if err != nil {
+		problem("state: %v", err)
+		return res
+	}
+	ids := map[string]int64{}
+	for _, v := range before.Volumes {
+		ids[v.Name] = v.ID
+	}
+	if c.rules != nil {
+		rules := c.rules(ids)
+		var descs []string
+		for _, r := range rules {
+			descs = append(descs, relRuleString(r))
+		}
+		res.Rule = strings.Join(descs, "; ")
+		if _, err := s.AddFault(rules...); err != nil {
+			problem("fault: %v", err)
+			return res
+		}
+	}
+	env := s.Env()
+	if c.badToken {
+		env = append(env, "HCLOUD_TOKEN=kbv3-refused-token-"+strings.Repeat("x", 45))
+		res.Rule = "the run's token is not the simulator's (--token)"
+	}
+	stageTimeout := c.stageTimeout
+	if stageTimeout == 0 {
+		stageTimeout = 30
+	}
+	res.StageTimeout = stageTimeout
+	vars := map[string]any{"batch_size": 3, "stage_timeout": stageTimeout}
+	// The run's deadline: every module call ends within stage_timeout; a faulted stage has two
+	// batches, and the rest of the run takes well under a minute.
+	deadline := time.Duration(2*stageTimeout+60) * time.Second
+	res.Deadline = deadline.Seconds()
+	if err := s.ResetStats(); err != nil {
+		problem("stats: %v", err)
+	}
+	r, err := w.Playbook(ctx, rig.Options{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline})
+	if err != nil {
+		problem("run: %v", err)
+		return res
+	}
+	res.Seconds = r.Duration.Seconds()
+	if r.Deadline {
+		problem("the run did not end within its deadline of %v: killed", deadline)
+	}
+	after, err := s.State()
+	if err != nil {
+		problem("state: %v", err)
+		return res
+	}
+	stats, _ := s.Stats()
+	if faults, err := s.Faults(); err == nil {
+		for _, fr := range faults {
+			res.FaultHits += fr.Hits
+		}
+	}
+	if c.badToken {
+		res.FaultHits = stats.Requests.ByStatus["401"]
+	}
+	if res.FaultHits == 0 {
+		problem("the fault never hit: the case tests nothing")
+	}
+	entries, err := rig.ReadOplog(w.Log)
+	if err != nil {
+		problem("operation log: %v", err)
+	}
+	res.Retries, res.MaxAttempt = rig.Retries(entries)
+	account := rig.FailedLines(r.Output)
+	res.Account = strings.Join(account, " | ")
+	switch {
+	case r.Succeeded():
+		res.Outcome = "succeeded"
+		if res.Retries > 0 {
+			res.Outcome = fmt.Sprintf("succeeded after %d retries", res.Retries)
+		}
+	default:
+		res.Outcome = "failed: " + relAccountSummary(account, f, deletes)
+	}
+	if c.expect == expRecover && !r.Succeeded() {
+		problem("the run failed, want it to retry through the fault: %s", res.Account)
+	}
+	if c.expect == expFail {
+		if r.Succeeded() {
+			problem("the run succeeded, want a clean failure")
+		} else {
+			joined := strings.Join(account, "\n")
+			if len(account) == 0 {
+				problem("the failure has no account (no failed task in the output)")
+			}
+			if c.cause != nil && !c.cause.MatchString(joined) {
+				problem("the account does not give the cause (%s): %s", c.cause, joined)
+			}
+			if c.wantVolume != "" && !strings.Contains(joined, c.wantVolume) {
+				problem("the account does not name %s: %s", c.wantVolume, joined)
+			}
+			// Every volume the log shows failing is named in the account.
+			for _, e := range entries {
+				if e.Outcome == "failed" && e.Volume != "" && relIsVolume(e.Volume, f, deletes) && !strings.Contains(joined, e.Volume) {
+					problem("volume %s failed (operation log) but the account does not name it", e.Volume)
+				}
+			}
+			if c.stage != stRead && c.stage != stAll && len(relAccountVolumes(joined, f, deletes)) == 0 {
+				problem("the account names no volume: %s", joined)
+			}
+		}
+	}
+	if c.retries && res.Retries == 0 && !c.badToken {
+		problem("no retry in the operation log")
+	}
+	if res.MaxAttempt > 7 {
+		problem("an operation made %d attempts: retries are not bounded by 6", res.MaxAttempt)
+	}
+	if c.badToken && stats.Requests.Mutating > 0 {
+		problem("%d mutating requests with a refused token", stats.Requests.Mutating)
+	}
+	for _, p := range rig.Safe(f, before, after, deletes) {
+		problem("after the faulted run: %s", p)
+	}
+
+	// The rerun, without the fault.
+	rerunSim := s
+	if c.stuck {
+		// The simulator keeps a stuck action running forever; the rerun is on a simulator
+		// restarted from the fleet as the run left it (the action given up, its change not made),
+		// with another seed so that no new id equals an id of the diff.
+		s2, err := relRestart(ctx, root, filepath.Join(dir, "restart"), f, after, deletes)
+		if err != nil {
+			problem("restart: %v", err)
+			return res
+		}
+		defer func() { _ = s2.Stop() }()
+		rerunSim = s2
+		before2, err := s2.State()
+		if err != nil {
+			problem("state: %v", err)
+			return res
+		}
+		before = relMergeBefore(before, before2)
+		// The restart gave every volume a new id: the reviewed diff's entries follow their
+		// volumes (same name), as they would on the real API, where ids never change.
+		if err := relRemapDiff(w.Diff, before2); err != nil {
+			problem("diff: %v", err)
+			return res
+		}
+	} else if err := s.ClearFaults(); err != nil {
+		problem("clear faults: %v", err)
+		return res
+	}
+	r2, err := w.Playbook(ctx, rig.Options{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
+		Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 2 * time.Minute})
+	if err != nil {
+		problem("rerun: %v", err)
+		return res
+	}
+	res.RerunSeconds = r2.Duration.Seconds()
+	final, err := rerunSim.State()
+	if err != nil {
+		problem("state: %v", err)
+		return res
+	}
+	fleetProblems := rig.CheckFleet(f, before, final, deletes)
+	switch {
+	case r2.Succeeded() && len(fleetProblems) == 0:
+		res.Rerun = "converged"
+		if c.stuck {
+			res.Rerun = "converged (simulator restarted: the stuck action given up)"
+		}
+	case !r2.Succeeded():
+		res.Rerun = "FAILED: " + strings.Join(rig.FailedLines(r2.Output), " | ")
+		problem("the rerun failed: %s", strings.Join(rig.FailedLines(r2.Output), "\n"))
+	default:
+		res.Rerun = "did not converge: " + strings.Join(fleetProblems, "; ")
+	}
+	for _, p := range fleetProblems {
+		problem("after the rerun: %s", p)
+	}
+	return res
+}
+
+// relRestart starts a simulator from the fleet as st shows it, with a seed whose volume ids
+// collide with none of the diff's.
+func relRestart(ctx context.Context, root, dir string, f rig.Fleet, st simproc.State, deletes []rig.DiffDelete) (*simproc.Sim, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	taken := map[int64]bool{}
+	for _, d := range deletes {
+		taken[d.ID] = true
+	}
+	for seed := 2; seed < 10; seed++ {
+		s, err := rig.StartSim(ctx, root, dir, rig.FleetFromState(f, st), simproc.Token, "--seed", fmt.Sprint(seed))
+		if err != nil {
+			return nil, err
+		}
+		st2, err := s.State()
+		clash := err != nil
+		for _, v := range st2.Volumes {
+			clash = clash || taken[v.ID]
+		}
+		if !clash {
+			return s, nil
+		}
+		_ = s.Stop()
+	}
+	return nil, fmt.Errorf("no seed without id clashes")
+}
+
+// relRemapDiff rewrites the ids of the diff's delete entries to the ids st gives their names.
+func relRemapDiff(path string, st simproc.State) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var d map[string]any
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	dels, _ := d["delete"].([]any)
+	for _, e := range dels {
+		m := e.(map[string]any)
+		if v, ok := st.Volume(fmt.Sprint(m["name"])); ok {
+			m["id"] = v.ID
+		}
+	}
+	b, err = json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// relMergeBefore keeps the original state's volumes (for "nothing outside the diff deleted")
+// but with the restarted simulator's servers and ids for the unrelated-volume checks.
+func relMergeBefore(orig, restarted simproc.State) simproc.State {
+	out := restarted
+	have := map[string]bool{}
+	for _, v := range restarted.Volumes {
+		have[v.Name] = true
+	}
+	for _, v := range orig.Volumes {
+		if !have[v.Name] {
+			v.Server = nil
+			out.Volumes = append(out.Volumes, v)
+		}
+	}
+	return out
+}
+
+func relRuleString(r simproc.Fault) string {
+	parts := []string{r.Method, r.Path}
+	if r.Effect != "" {
+		parts = append(parts, "effect="+r.Effect)
+	}
+	if r.Status != 0 {
+		parts = append(parts, fmt.Sprintf("status=%d", r.Status))
+	}
+	if r.Code != "" {
+		parts = append(parts, "code="+r.Code)
+	}
+	if r.Delay != "" {
+		parts = append(parts, "delay="+r.Delay)
+	}
+	if r.Nth != 0 {
+		parts = append(parts, fmt.Sprintf("nth=%d", r.Nth))
+	}
+	if r.Count != 0 {
+		parts = append(parts, fmt.Sprintf("count=%d", r.Count))
+	}
+	return strings.Join(parts, " ")
+}
+
+// relFleetNames are the names of every volume the fleet has or plans.
+func relFleetNames(f rig.Fleet, deletes []rig.DiffDelete) []string {
+	var names []string
+	for _, v := range f.Volumes {
+		names = append(names, v.Name)
+	}
+	for _, e := range f.Plan {
+		names = append(names, e.VolumeName())
+	}
+	for _, d := range deletes {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+func relIsVolume(name string, f rig.Fleet, deletes []rig.DiffDelete) bool {
+	for _, n := range relFleetNames(f, deletes) {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// relAccountVolumes are the fleet's volumes the account names.
+func relAccountVolumes(account string, f rig.Fleet, deletes []rig.DiffDelete) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range rig.Names(account, relFleetNames(f, deletes)) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// relAccountSummary is the failure in a few words: the task and its msg, shortened.
+func relAccountSummary(account []string, f rig.Fleet, deletes []rig.DiffDelete) string {
+	if len(account) == 0 {
+		return "(no account)"
+	}
+	var msgs []string
+	for _, l := range account {
+		if _, msg, ok := strings.Cut(l, " => "); ok {
+			l = msg
+		}
+		msgs = append(msgs, l)
+	}
+	out := strings.Join(msgs, " | ")
+	if len(out) > 400 {
+		out = out[:400] + "…"
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+)
+
+// TestReliabilityKillAndRerun is the short version of make soak: the reset playbook SIGKILLed at
+// a few seeded random moments on the small fleet, rerun after each; every kill must leave the
+// fleet safe and every rerun converge. KBV3_SOAK_KILLS and KBV3_SOAK_SEED change N and the seed.
+func TestReliabilityKillAndRerun(t *testing.T) {
+	root := relRoot(t)
+	kills, seed := 3, uint64(time.Now().UnixNano()%1000)
+	if v, err := strconv.Atoi(os.Getenv("KBV3_SOAK_KILLS")); err == nil {
+		kills = v
+	}
+	if v, err := strconv.ParseUint(os.Getenv("KBV3_SOAK_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(kills+2)*3*time.Minute)
+	defer cancel()
+	rep, err := rig.Soak(ctx, rig.SoakOptions{Root: root, Dir: t.TempDir(), Fleet: rig.SmallFleet(), Kills: kills, Seed: seed,
+		BatchSize: 2, StageTimeout: 30, Logf: t.Logf})
+	if rep != nil {
+		t.Log(rep.Summary())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range rep.Kills {
+		if !k.OK() {
+			t.Errorf("seed %d: %s", seed, k.String())
+		}
+	}
+}
