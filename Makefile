@@ -24,9 +24,12 @@ collection-link:
 	@mkdir -p .build/collections/ansible_collections/keybuzz
 	@ln -sfn ../../../.. .build/collections/ansible_collections/keybuzz/infra
 
+# The six modules are one multi-call binary hard-linked under each name (cmd/kbv3-modules says
+# why); modules/<name> still build alone with `go build ./modules/<name>`.
 modules:
-	@mkdir -p plugins/modules
-	@for m in $(MODULES); do $(GOBUILD) -o plugins/modules/$$m ./modules/$$m || exit 1; done
+	@mkdir -p plugins/modules .build
+	$(GOBUILD) -o .build/kbv3-modules ./cmd/kbv3-modules
+	@for m in $(MODULES); do ln -f .build/kbv3-modules plugins/modules/$$m || exit 1; done
 
 sim:
 	@mkdir -p bin

@@ -17,8 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,54 +215,16 @@ func build() (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
-	goBin := "go"
-	if r := os.Getenv("GOROOT"); r != "" {
-		if _, err := os.Stat(filepath.Join(r, "bin", "go")); err == nil {
-			goBin = filepath.Join(r, "bin", "go")
-		}
-	}
-	ldflags := fmt.Sprintf("-s -w -X github.com/keybuzz/kbv3/internal/version.Version=%s -X github.com/keybuzz/kbv3/internal/version.Commit=%s",
-		galaxyVersion(root), gitCommit(root))
+	// `make build` is the one definition of the build (flags, the multi-call module binary and
+	// its hard links, the collection link): the tests run what users run.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, target := range [][2]string{
-		{"plugins/modules/", "./modules/..."},
-		{"bin/hcloud-sim", "./cmd/hcloud-sim"},
-	} {
-		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(target[0])), 0o755); err != nil {
-			return Built{}, err
-		}
-		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags", ldflags, "-o", target[0], target[1])
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return Built{}, fmt.Errorf("go build -o %s %s: %v\n%s", target[0], target[1], err, out)
-		}
-	}
-	if err := linkCollection(root); err != nil {
-		return Built{}, err
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Built{}, fmt.Errorf("make build: %v\n%s", err, out)
 	}
 	return Built{Root: root, Sim: filepath.Join(root, "bin", "hcloud-sim")}, nil
-}
-
-// linkCollection makes .build/collections/ansible_collections/keybuzz/infra point at the
-// repository, as the Makefile's collection-link does.
-func linkCollection(root string) error {
-	dir := filepath.Join(root, ".build", "collections", "ansible_collections", "keybuzz")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	const target = "../../../.."
-	link := filepath.Join(dir, "infra")
-	if got, err := os.Readlink(link); err == nil && got == target {
-		return nil
-	}
-	tmp := fmt.Sprintf("%s.tmp%d", link, os.Getpid())
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, link)
 }
 
 // findRoot walks up from the working directory to the kbv3 module's go.mod.
@@ -284,26 +244,4 @@ func findRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-var versionLine = regexp.MustCompile(`(?m)^version:\s*(\S+)`)
-
-func galaxyVersion(root string) string {
-	data, err := os.ReadFile(filepath.Join(root, "galaxy.yml"))
-	if m := versionLine.FindSubmatch(data); err == nil && m != nil {
-		return string(m[1])
-	}
-	return "0.0.0"
-}
-
-func gitCommit(root string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
 }
