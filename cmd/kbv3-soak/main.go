@@ -148,7 +148,7 @@ func renderDoc(in, out string) error {
 	p("are bounded (at most 7 attempts per request) and logged (`outcome: retry` lines of the operation log); the rerun ")
 	p("without the fault converges: every plan volume exactly once, with its size and location, attached to its server, ")
 	p("and no old volume of the diff left. `make test` runs the same matrix (`go test ./tests/ -run TestReliabilityFaultMatrix`).\n\n")
-	p("| fault | stage | rule | outcome | time to end | retries (max attempt) | rerun |\n")
+	p("| fault | stage | rule | outcome | time to end | faulted requests, retries logged (max attempt) | rerun |\n")
 	p("|---|---|---|---|---|---|---|\n")
 	failed := 0
 	for _, c := range m.Cases {
@@ -161,8 +161,8 @@ func renderDoc(in, out string) error {
 			failed++
 			outcome = "**CHECK FAILED**: " + joinEsc(c.Problems) + "<br>" + outcome
 		}
-		p("| %s | %s | `%s` | %s | %.1f s (deadline %.0f s, stage_timeout %d s) | %d (%d) | %s |\n",
-			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.Retries, c.MaxAttempt, esc(rerun))
+		p("| %s | %s | `%s` | %s | %.1f s (deadline %.0f s, stage_timeout %d s) | %d, %d (%d) | %s |\n",
+			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.FaultHits, c.Retries, c.MaxAttempt, esc(rerun))
 	}
 	p("\n%d of %d cases passed every check.\n\n", len(m.Cases)-failed, len(m.Cases))
 	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (the preflight meets it first); ")

@@ -59,6 +59,20 @@ type Measure struct {
 	ExitCode int
 	Err      error
 	Tag      string // the value of tagVar its processes carried
+	// LoadAvg is the 1-minute load average just before the run: other work on the machine.
+	LoadAvg string
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 var pageSize = int64(os.Getpagesize())
@@ -80,6 +94,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
+	load := loadAvg()
 	sampler := newSampler(tag)
 	stopSampling := make(chan struct{})
 	var wg sync.WaitGroup
@@ -111,7 +126,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 		werr = <-waited
 		werr = fmt.Errorf("%w (%v)", ctx.Err(), werr)
 	}
-	m := Measure{Wall: time.Since(start), Tag: tag}
+	m := Measure{Wall: time.Since(start), Tag: tag, LoadAvg: load}
 	close(stopSampling)
 	wg.Wait()
 	// Whatever the command left running (async jobs) is ended too.

@@ -82,11 +82,11 @@ func ran(r *WayResult) bool { return r != nil && r.Skipped == "" }
 
 // mainTable is the table of runs.
 func mainTable(b *strings.Builder, runs []*WayResult) {
-	b.WriteString("| run | wall time | requests | " + strings.Join(kinds, " | ") + " | 429s | avg req/s | peak RSS, whole tree | largest process | processes | end state |\n")
-	b.WriteString("|---|---:|---:|" + strings.Repeat("---:|", len(kinds)) + "---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| run | wall time | requests | " + strings.Join(kinds, " | ") + " | 429s | avg req/s | peak RSS, whole tree | largest process | processes | CPU time | load before | end state |\n")
+	b.WriteString("|---|---:|---:|" + strings.Repeat("---:|", len(kinds)) + "---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range runs {
 		if !ran(r) {
-			fmt.Fprintf(b, "| %s | – | – |%s – | – | – | – | – | %s |\n", r.Title, strings.Repeat(" – |", len(kinds)), endState(r))
+			fmt.Fprintf(b, "| %s | – | – |%s – | – | – | – | – | – | – | %s |\n", r.Title, strings.Repeat(" – |", len(kinds)), endState(r))
 			continue
 		}
 		k := r.Stats.ByKind()
@@ -94,8 +94,9 @@ func mainTable(b *strings.Builder, runs []*WayResult) {
 		for _, kind := range kinds {
 			fmt.Fprintf(b, " %d |", k[kind])
 		}
-		fmt.Fprintf(b, " %d | %.1f | %s | %s | %d | %s |\n", r.Stats.TooMany(),
-			float64(r.Stats.Requests.Total)/r.Measure.Wall.Seconds(), mib(r.Measure.PeakTreeRSS), mib(r.Measure.MaxRSS), r.Measure.Procs, endState(r))
+		fmt.Fprintf(b, " %d | %.1f | %s | %s | %d | %s | %s | %s |\n", r.Stats.TooMany(),
+			float64(r.Stats.Requests.Total)/r.Measure.Wall.Seconds(), mib(r.Measure.PeakTreeRSS), mib(r.Measure.MaxRSS), r.Measure.Procs,
+			secs(r.Measure.CPU), r.Measure.LoadAvg, endState(r))
 	}
 }
 
@@ -392,7 +393,7 @@ func (rep *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "* Batch size %d for every way. Before each run the simulator is reset (`POST /_sim/reset`), the reviewed diff is computed from the live state with `plan.Compute` (what `playbooks/volume_diff_v3.yml` writes, selector `vol-*`) and the counters are zeroed (`POST /_sim/stats/reset`); every way reads the same plan and diff.\n", rep.Opts.Batch)
 	b.WriteString("* Requests and their kinds come from `GET /_sim/stats` (`by_route`, `by_status`); the end state from `GET /_sim/state`: each plan volume exists once, with its size and its server's location, attached to its server; no `vol-*` is left; every other volume (`keybuzz-archive-01`) is untouched; nothing else exists.\n")
-	b.WriteString("* Memory: *peak RSS, whole tree* is the largest sum of the resident sets of all the run's processes at one moment, sampled from `/proc` every 50 ms; processes are found by an environment variable they inherit, so Ansible's async jobs, which leave the process group, are counted. *Largest process* is `wait4`'s `ru_maxrss` of the run: the largest resident set of a single process among the command and the descendants it waited for (Linux gives the maximum, not a sum, and not the async jobs). *Processes* is how many distinct processes the sampler saw (a process living under 50 ms can be missed).\n\n")
+	b.WriteString("* Memory: *peak RSS, whole tree* is the largest sum of the resident sets of all the run's processes at one moment, sampled from `/proc` every 50 ms; processes are found by an environment variable they inherit, so Ansible's async jobs, which leave the process group, are counted. *Largest process* is `wait4`'s `ru_maxrss` of the run: the largest resident set of a single process among the command and the descendants it waited for (Linux gives the maximum, not a sum, and not the async jobs). *Processes* is how many distinct processes the sampler saw (a process living under 50 ms can be missed). *CPU time* is `wait4`'s user plus system time of the run (again without the async jobs); *load before* is the 1-minute load average just before the run, a sign of other work on the machine.\n\n")
 
 	b.WriteString("## The reset, three ways\n\n")
 	mainTable(&b, rep.Ways)

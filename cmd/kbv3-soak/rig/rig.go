@@ -326,6 +326,9 @@ func (w *Workspace) Playbook(ctx context.Context, o Options) (*Run, error) {
 	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Once the process has exited, its output is read for at most this long (a killed group
+	// leaves nothing holding the pipe; this bounds the wait if something escaped it).
+	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -358,8 +361,6 @@ func (w *Workspace) Playbook(ctx context.Context, o Options) (*Run, error) {
 		kill()
 		werr = <-done
 	}
-	// Whatever ended the run, nothing of its process group may outlive it.
-	kill()
 	run.Duration = time.Since(start)
 	run.Output = out.String()
 	run.Code = 0
