@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string) int {
 		rpsDur     = fs.Duration("rps-duration", 5*time.Second, "duration of each simulator throughput row")
 		rpsWorkers = fs.String("rps-clients", "1,2,4,8", "concurrent clients of the throughput rows")
 		startRuns  = fs.Int("startup-runs", 20, "runs of each module process for the start-up cost")
+		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -48,6 +49,21 @@ func run(ctx context.Context, args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kbv3-bench:", err)
 		return 2
+	}
+	if *render != "" {
+		rep, err := bench.Load(*render)
+		if err == nil {
+			out := *out
+			if out != "" && !filepath.IsAbs(out) {
+				out = filepath.Join(abs, out)
+			}
+			err = rep.Write(os.Stdout, out)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kbv3-bench:", err)
+			return 1
+		}
+		return 0
 	}
 	opts := bench.Options{
 		Repo: abs, SimBin: filepath.Join(abs, *simBin), Batch: *batch, BigN: *bigN,

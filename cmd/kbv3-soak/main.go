@@ -5,10 +5,11 @@
 //	kbv3-soak -render-doc results.json [-o docs/RELIABILITY.md]
 //
 // The soak starts bin/hcloud-sim with the fleet, computes the diff with
-// playbooks/volume_diff_v3.yml, times one uninterrupted reset, then N times: resets the
-// simulator, SIGKILLs the reset playbook's process group at a seeded random moment of that
-// duration, checks that nothing outside the diff was deleted and the unrelated volume is
-// intact, reruns the reset to completion and checks that the fleet converged to the plan. It
+// playbooks/volume_diff_v3.yml, times one uninterrupted reset and each of its stages, then N
+// times: resets the simulator, SIGKILLs the reset playbook's process group at a seeded random
+// moment of a stage (the start-up and every stage in turn, in a seeded order; every other kill
+// hits ansible-playbook alone, leaving its workers and module running into the rerun), checks
+// that nothing outside the diff was deleted and the unrelated volume is intact, reruns the reset to completion and checks that the fleet converged to the plan. It
 // prints N and every outcome, and exits 1 when any kill went wrong. Run it after make build.
 package main
 
@@ -172,12 +173,14 @@ func renderDoc(in, out string) error {
 	p("its volume locked for good in hcloud-sim, so that case's rerun runs on a simulator restarted from the fleet as the ")
 	p("run left it (the action given up, its change not made).\n\n")
 	p("## Kill and rerun\n\n")
-	p("`make soak` runs `cmd/kbv3-soak`: on the PH3-02 fleet it times one uninterrupted reset, then N times (default 12, ")
-	p("`SOAK_KILLS`, seed `SOAK_SEED`) resets the simulator, SIGKILLs the playbook's process group (ansible-playbook, its ")
-	p("workers and the running module) at a seeded random moment of that duration, checks that nothing outside the diff ")
+	p("`make soak` runs `cmd/kbv3-soak`: on the PH3-02 fleet it times one uninterrupted reset and each of its stages, then ")
+	p("N times (default 12, `SOAK_KILLS`, seed `SOAK_SEED`) resets the simulator, SIGKILLs the playbook's process group ")
+	p("(ansible-playbook, its workers and the running module) at a seeded random moment within a stage (the start-up and ")
+	p("stages 0 to 6 in turn, in a seeded order, so that the kills spread over every stage; every other kill hits ")
+	p("ansible-playbook alone, as an OOM kill would, and its workers and module go on while the rerun starts), checks that nothing outside the diff ")
 	p("was deleted and `keybuzz-archive-01` is intact, reruns to completion and checks that each plan volume exists ")
 	p("exactly once with its size, location and server. It prints N, where each kill landed and each outcome, then fuzzes ")
-	p("each target for 60 s. `make test` runs a short version (`TestReliabilityKillAndRerun`, 3 kills on the small fleet).\n\n")
+	p("each target for 60 s. `make test` runs a short version (`TestReliabilityKillAndRerun`, 3 kills on the small fleet, each in another stage, seed logged).\n\n")
 	p("## Bad input, secrets, fuzzing\n\n")
 	p("* `tests/badinput_modules_test.go`: bad options of every module binary against hcloud-sim; each fails naming the ")
 	p("option or entry, with zero mutating requests. `tests/badinput_files_test.go`: bad plans and diffs through the reset playbook.\n")

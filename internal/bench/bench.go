@@ -66,7 +66,7 @@ type WayResult struct {
 
 // OK reports whether the run ended well with the right end state.
 func (r *WayResult) OK() bool {
-	return r.Skipped == "" && r.Measure.Err == nil && r.Measure.ExitCode == 0 && len(r.Problems) == 0
+	return r.Skipped == "" && r.Measure.ErrText == "" && r.Measure.ExitCode == 0 && len(r.Problems) == 0
 }
 
 // Report is everything measured.
@@ -83,6 +83,7 @@ type Report struct {
 	Startup     []StartupResult
 	RPS         *RPSResult
 	Notes       []string
+	Elapsed     time.Duration
 }
 
 // Find returns the run of that name, nil when it did not run.
@@ -161,16 +162,41 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		}
 		rep.RPS = rps
 	}
-	md := rep.Markdown()
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("interrupted (%w): the report is not written", err)
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		p := filepath.Join(opts.WorkDir, "results.json")
+		if err := os.WriteFile(p, data, 0o644); err == nil {
+			logf("results saved in %s (kbv3-bench -render %s re-renders the report)", p, p)
+		}
+	}
+	return rep, rep.Write(out, opts.Out)
+}
+
+// Write prints the tables to out and writes the Markdown report to path ("" : none).
+func (rep *Report) Write(out io.Writer, path string) error {
 	fmt.Fprintln(out)
 	fmt.Fprint(out, rep.Summary())
-	if opts.Out != "" {
-		if err := os.WriteFile(opts.Out, []byte(md), 0o644); err != nil {
-			return rep, err
-		}
-		logf("wrote %s", opts.Out)
+	if path == "" {
+		return nil
 	}
-	return rep, nil
+	if err := os.WriteFile(path, []byte(rep.Markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "kbv3-bench: wrote %s\n", path)
+	return nil
+}
+
+// Load reads results saved by Run.
+func Load(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{}
+	return rep, json.Unmarshal(data, rep)
 }
 
 func has(list []string, s string) bool { return slices.Contains(list, s) }

@@ -56,7 +56,7 @@ func DescribeMachine(ctx context.Context, repo string) Machine {
 	first("Debian ansible (community) package", "dpkg-query", "-W", "-f", "${Version}", "ansible")
 	m.Versions = append(m.Versions, [2]string{"hetzner.hcloud collection", collectionVersion()})
 	first("hcloud CLI (Debian hcloud-cli)", "dpkg-query", "-W", "-f", "${Version}", "hcloud-cli")
-	first("python3-hcloud", "/usr/bin/python3", "-c", "import hcloud; print(hcloud.__version__)")
+	first("python3-hcloud", "dpkg-query", "-W", "-f", "${Version}", "python3-hcloud")
 	first("Python (modules)", "/usr/bin/python3", "--version")
 	first("jq", "jq", "--version")
 	return m

@@ -57,7 +57,8 @@ type Measure struct {
 	Procs    int
 	CPU      time.Duration // user+system of the command and its waited-for descendants
 	ExitCode int
-	Err      error
+	Err      error  `json:"-"`
+	ErrText  string `json:"error,omitempty"` // Err, kept in the saved results
 	Tag      string // the value of tagVar its processes carried
 	// LoadAvg is the 1-minute load average just before the run: other work on the machine.
 	LoadAvg string
@@ -84,7 +85,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	defer cancel()
 	logf, err := os.Create(c.Log)
 	if err != nil {
-		return Measure{Err: err, ExitCode: -1}
+		return Measure{Err: err, ErrText: err.Error(), ExitCode: -1}
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ %s\n", c)
@@ -100,7 +101,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	var wg sync.WaitGroup
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return Measure{Err: err, ExitCode: -1}
+		return Measure{Err: err, ErrText: err.Error(), ExitCode: -1}
 	}
 	wg.Add(1)
 	go func() {
@@ -140,7 +141,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 		}
 	}
 	if werr != nil {
-		m.Err = werr
+		m.Err, m.ErrText = werr, werr.Error()
 	}
 	return m
 }

@@ -245,6 +245,23 @@ type Run struct {
 	Killed   bool // killed by the caller (KillAfter) or the hard deadline
 	Deadline bool // the hard deadline killed it: the run did not end by itself
 	Recap    Recap
+	// Tasks are the tasks the run started, in order, with when their header was printed.
+	Tasks []TaskStart
+	// PGID is the run's process group (KillGroup).
+	PGID int
+}
+
+// KillGroup SIGKILLs whatever is left of the run's process group (after KillLeaderOnly).
+func (r *Run) KillGroup() {
+	if r.PGID > 0 {
+		_ = syscall.Kill(-r.PGID, syscall.SIGKILL)
+	}
+}
+
+// TaskStart is a task header of the output and when it appeared, from the start of the run.
+type TaskStart struct {
+	Name string
+	At   time.Duration
 }
 
 // Recap sums the play recap over hosts.
@@ -288,6 +305,13 @@ type Options struct {
 	Deadline time.Duration
 	// KillAfter, when positive, SIGKILLs the process group after that long (the soak).
 	KillAfter time.Duration
+	// KillInTask, when set, SIGKILLs the process group KillDelay after the first task whose
+	// name starts with it begins (the soak's kills aimed at a stage).
+	KillInTask string
+	KillDelay  time.Duration
+	// KillLeaderOnly makes KillAfter and KillInTask SIGKILL ansible-playbook alone, as an OOM
+	// kill would: its workers and the running module go on (KillGroup ends them later).
+	KillLeaderOnly bool
 }
 
 // Playbook runs ansible-playbook with the workspace's files as the playbook's variables
@@ -323,20 +347,32 @@ func (w *Workspace) Playbook(ctx context.Context, o Options) (*Run, error) {
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(w.Dir, "tmp"), "ANSIBLE_REMOTE_TEMP="+filepath.Join(w.Dir, "tmp"),
 		"ANSIBLE_HOME="+filepath.Join(w.Dir, "tmp", "ansible-home"), "PYTHONUNBUFFERED=1")
 	cmd.Env = append(cmd.Env, o.Env...)
-	var out syncBuf
+	start := time.Now()
+	aimed := make(chan struct{}, 1)
+	out := syncBuf{start: start, onTask: func(name string) {
+		if o.KillInTask != "" && strings.HasPrefix(name, o.KillInTask) {
+			select {
+			case aimed <- struct{}{}:
+			default:
+			}
+		}
+	}}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Once the process has exited, its output is read for at most this long (a killed group
 	// leaves nothing holding the pipe; this bounds the wait if something escaped it).
 	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	run := &Run{Args: args}
+	run := &Run{Args: args, PGID: cmd.Process.Pid}
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killAimed := kill
+	if o.KillLeaderOnly {
+		killAimed = func() { _ = cmd.Process.Kill() }
+	}
 	deadline := time.NewTimer(o.Deadline)
 	defer deadline.Stop()
 	var killC <-chan time.Time
@@ -346,23 +382,30 @@ func (w *Workspace) Playbook(ctx context.Context, o Options) (*Run, error) {
 		killC = t.C
 	}
 	var werr error
-	select {
-	case werr = <-done:
-	case <-killC:
-		run.Killed = true
-		kill()
-		werr = <-done
-	case <-deadline.C:
-		run.Killed, run.Deadline = true, true
-		kill()
-		werr = <-done
-	case <-ctx.Done():
-		run.Killed = true
-		kill()
-		werr = <-done
+	for waiting := true; waiting; {
+		select {
+		case <-aimed:
+			killC = time.After(o.KillDelay)
+			continue
+		case werr = <-done:
+		case <-killC:
+			run.Killed = true
+			killAimed()
+			werr = <-done
+		case <-deadline.C:
+			run.Killed, run.Deadline = true, true
+			kill()
+			werr = <-done
+		case <-ctx.Done():
+			run.Killed = true
+			kill()
+			werr = <-done
+		}
+		waiting = false
 	}
 	run.Duration = time.Since(start)
 	run.Output = out.String()
+	run.Tasks = out.tasks()
 	run.Code = 0
 	var ee *exec.ExitError
 	if errors.As(werr, &ee) {
@@ -374,15 +417,51 @@ func (w *Workspace) Playbook(ctx context.Context, o Options) (*Run, error) {
 	return run, nil
 }
 
+// syncBuf collects a run's output and notes when each task header appears.
 type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	start   time.Time
+	scanned int // bytes of b already searched for task headers
+	seen    []TaskStart
+	onTask  func(name string)
 }
 
 func (s *syncBuf) Write(p []byte) (int, error) {
 	s.mu.Lock()
+	n, err := s.b.Write(p)
+	var started []string
+	for {
+		rest := s.b.Bytes()[s.scanned:]
+		i := bytes.Index(rest, []byte("TASK ["))
+		if i < 0 {
+			s.scanned += max(0, len(rest)-len("TASK ["))
+			break
+		}
+		j := bytes.IndexByte(rest[i:], '\n')
+		if j < 0 {
+			s.scanned += i
+			break
+		}
+		line := string(rest[i+len("TASK [") : i+j])
+		name, _, _ := strings.Cut(line, "]")
+		s.seen = append(s.seen, TaskStart{Name: name, At: time.Since(s.start)})
+		started = append(started, name)
+		s.scanned += i + j
+	}
+	s.mu.Unlock()
+	for _, name := range started {
+		if s.onTask != nil {
+			s.onTask(name)
+		}
+	}
+	return n, err
+}
+
+func (s *syncBuf) tasks() []TaskStart {
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	return append([]TaskStart(nil), s.seen...)
 }
 
 func (s *syncBuf) String() string {

@@ -44,15 +44,17 @@ type SoakOptions struct {
 
 // Kill is what one kill-and-rerun did.
 type Kill struct {
-	N         int           `json:"n"`
-	At        time.Duration `json:"at_ns"`
-	Stage     string        `json:"stage"`      // the task running when the playbook was killed
-	Ended     bool          `json:"ended"`      // the run ended by itself before the kill moment
-	KillSafe  []string      `json:"kill_safe"`  // problems right after the kill
-	Rerun     time.Duration `json:"rerun_ns"`   // how long the rerun took
-	RerunOK   bool          `json:"rerun_ok"`   // the rerun succeeded
-	Converged []string      `json:"converged"`  // problems of the fleet after the rerun (none: converged)
-	RerunFail string        `json:"rerun_fail"` // the rerun's failure account
+	N          int           `json:"n"`
+	Target     string        `json:"target"`      // the stage the kill aimed at
+	LeaderOnly bool          `json:"leader_only"` // ansible-playbook alone was killed, not its process group
+	At         time.Duration `json:"at_ns"`       // when, from the start of that stage (of the run for start-up)
+	Stage      string        `json:"stage"`       // the task running when the playbook was killed
+	Ended      bool          `json:"ended"`       // the run ended by itself before the kill moment
+	KillSafe   []string      `json:"kill_safe"`   // problems right after the kill
+	Rerun      time.Duration `json:"rerun_ns"`    // how long the rerun took
+	RerunOK    bool          `json:"rerun_ok"`    // the rerun succeeded
+	Converged  []string      `json:"converged"`   // problems of the fleet after the rerun (none: converged)
+	RerunFail  string        `json:"rerun_fail"`  // the rerun's failure account
 }
 
 // OK is a kill after which nothing unsafe happened and the rerun converged.
@@ -136,7 +138,15 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	rep.FullRun = r.Duration
 	logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, r.Duration.Round(time.Millisecond), o.Kills, o.Seed)
 
+	targets := killTargets(r)
+	var names []string
+	for _, t := range targets {
+		names = append(names, fmt.Sprintf("%s (%.1fs)", t.name, t.dur.Seconds()))
+	}
+	logf("kill targets: %s", strings.Join(names, ", "))
+
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6b627633))
+	order := rng.Perm(len(targets)) // every target once per len(targets) kills, in a seeded order
 	for i := 1; i <= o.Kills; i++ {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -144,11 +154,20 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		if err := s.Reset(); err != nil {
 			return rep, err
 		}
-		// Stratified: kill i lands at a random moment of the i-th of Kills equal slices of the
-		// uninterrupted run, so that the kills spread over every stage.
-		slice := int64(rep.FullRun) / int64(o.Kills)
-		k := Kill{N: i, At: time.Duration(int64(i-1)*slice + rng.Int64N(max(slice, 1)))}
-		r, err := play("playbooks/volume_reset_v3.yml", max(k.At, time.Millisecond))
+		// Kill i aims at the next target: a random moment within that stage as long as it took
+		// in the uninterrupted run, counted from when the stage starts in this run.
+		t := targets[order[(i-1)%len(targets)]]
+		k := Kill{N: i, Target: t.name, At: time.Duration(rng.Int64N(max(int64(t.dur), 1)))}
+		// Every other kill hits ansible-playbook alone: its workers and the running module go on
+		// while the rerun starts, as after an OOM kill of the controller process.
+		k.LeaderOnly = i%2 == 0
+		opts := Options{Root: o.Root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline, KillLeaderOnly: k.LeaderOnly}
+		if t.prefix == "" {
+			opts.KillAfter = max(k.At, time.Millisecond)
+		} else {
+			opts.KillInTask, opts.KillDelay = t.prefix, k.At
+		}
+		r, err := w.Playbook(ctx, opts)
 		if err != nil {
 			return rep, err
 		}
@@ -159,6 +178,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		}
 		k.KillSafe = Safe(o.Fleet, before, mid, deletes)
 		r2, err := play("playbooks/volume_reset_v3.yml", 0)
+		r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
 		if err != nil {
 			return rep, err
 		}
@@ -184,9 +204,13 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 }
 
 func (k Kill) String() string {
-	what := fmt.Sprintf("killed at %5.1fs in %q", k.At.Seconds(), k.Stage)
+	victim := "group"
+	if k.LeaderOnly {
+		victim = "ansible-playbook alone"
+	}
+	what := fmt.Sprintf("aimed at %q +%.2fs, killed (%s) in %q", k.Target, k.At.Seconds(), victim, k.Stage)
 	if k.Ended {
-		what = fmt.Sprintf("ended by itself before %5.1fs", k.At.Seconds())
+		what = fmt.Sprintf("aimed at %q +%.2fs, ended by itself first", k.Target, k.At.Seconds())
 	}
 	res := fmt.Sprintf("rerun converged in %.1fs", k.Rerun.Seconds())
 	switch {
@@ -221,6 +245,36 @@ func (r *SoakReport) Summary() string {
 	}
 	return fmt.Sprintf("N=%d kills on %s (seed %d, uninterrupted run %.1fs), %d failed; by stage: %s",
 		len(r.Kills), r.Fleet, r.Seed, r.FullRun.Seconds(), r.Failures, strings.Join(parts, ", "))
+}
+
+// killTarget is a stage the soak aims kills at: prefix of its task name ("" for the start-up,
+// before the first stage), and how long it took in the uninterrupted run.
+type killTarget struct {
+	name, prefix string
+	dur          time.Duration
+}
+
+// killTargets are the start-up and every "Stage N" task of the uninterrupted run r.
+func killTargets(r *Run) []killTarget {
+	var out []killTarget
+	for i, t := range r.Tasks {
+		if !strings.HasPrefix(t.Name, "Stage ") {
+			continue
+		}
+		if len(out) == 0 {
+			out = append(out, killTarget{name: "start-up", dur: t.At})
+		}
+		end := r.Duration
+		if i+1 < len(r.Tasks) {
+			end = r.Tasks[i+1].At
+		}
+		prefix, _, _ := strings.Cut(t.Name, ",")
+		out = append(out, killTarget{name: prefix, prefix: prefix, dur: end - t.At})
+	}
+	if len(out) == 0 {
+		out = append(out, killTarget{name: "start-up", dur: r.Duration})
+	}
+	return out
 }
 
 // lastTask is the name of the last task the output started.
