@@ -46,7 +46,7 @@ wait:
 	require.True(t, killed, "the playbook was not caught in the attach stage\n%s", first.Summary())
 	require.Error(t, first.Err, "a killed ansible-playbook exits non-zero")
 	assert.Empty(t, first.Recap, "a killed play prints no recap")
-	assert.Contains(t, first.Output, "TASK [Stage 5, attach")
+	assert.Contains(t, first.Output, "TASK [Stage 4, attach")
 
 	mid := env.State()
 	attached := 0

@@ -70,13 +70,24 @@ func e2eStage(t *testing.T, r *e2e.Run, n int) e2e.Task {
 	return task
 }
 
-// e2eActions are the item actions of stages 2 to 5 (detach, delete, create, attach).
+// e2eActions are the item actions of stages 1 to 4 (detach, delete, create, attach); a stage
+// with nothing to do has none.
 func e2eActions(t *testing.T, r *e2e.Run) map[string]map[string]int {
 	t.Helper()
 	return map[string]map[string]int{
-		"detach": e2eStage(t, r, 2).Actions(),
-		"delete": e2eStage(t, r, 3).Actions(),
-		"create": e2eStage(t, r, 4).Actions(),
-		"attach": e2eStage(t, r, 5).Actions(),
+		"detach": e2eStageActions(r, 1),
+		"delete": e2eStageActions(r, 2),
+		"create": e2eStageActions(r, 3),
+		"attach": e2eStageActions(r, 4),
 	}
+}
+
+// e2eStageActions counts the items of stage n by action; a stage skipped for want of work (its
+// loop is empty) counts none.
+func e2eStageActions(r *e2e.Run, n int) map[string]int {
+	task, ok := r.Task("Stage " + string(rune('0'+n)))
+	if !ok {
+		return map[string]int{}
+	}
+	return task.Actions()
 }

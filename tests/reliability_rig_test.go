@@ -151,9 +151,7 @@ func relDiff(t testing.TB, f rig.Fleet) []byte {
 	return b
 }
 
-// relProblems collects a case's problems, so that a case marked with a known bug can report
-// them as such instead of failing make test until the owner's fix lands. KBV3_STRICT=1 fails
-// known bugs too.
+// relProblems collects a case's problems, so that one failure message lists them all.
 type relProblems struct {
 	t    testing.TB
 	list []string
@@ -163,17 +161,10 @@ func (p *relProblems) add(format string, args ...any) {
 	p.list = append(p.list, fmt.Sprintf(format, args...))
 }
 
-// done fails the test with the problems, or skips it naming the known bug.
-func (p *relProblems) done(bug string) {
+// done fails the test with the problems, if any.
+func (p *relProblems) done() {
 	p.t.Helper()
-	if len(p.list) == 0 {
-		if bug != "" {
-			p.t.Logf("known bug %q no longer shows: remove the marker", bug)
-		}
-		return
+	if len(p.list) > 0 {
+		p.t.Error(strings.Join(p.list, "\n"))
 	}
-	if bug != "" && os.Getenv("KBV3_STRICT") == "" {
-		p.t.Skipf("KNOWN BUG (%s):\n%s", bug, strings.Join(p.list, "\n"))
-	}
-	p.t.Error(strings.Join(p.list, "\n"))
 }

@@ -230,6 +230,21 @@ func TestWaitsAreBatchedPerTick(t *testing.T) {
 	assert.Zero(t, f.routes()["GET /v1/actions/{id}"], "never one GET per action")
 }
 
+func TestPollsFollowTheActionsProgress(t *testing.T) {
+	// Actions of 1.2 s polled every 100 ms would cost about 12 polls; the progress seen at the
+	// first poll tells when they end, so a few polls see them done.
+	f := newFixture(t, sim.Config{ActionTime: 1200 * time.Millisecond}, func(o *hz.Options) { o.PollInterval = 100 * time.Millisecond })
+	names := volumeNames(t, f)[:10]
+	ctx := ctxTimeout(t, 30*time.Second)
+	f.sim.ResetStats()
+	out := detachAll(ctx, t, f.client, names, 10)
+	for _, o := range out {
+		require.NoError(t, o.Err)
+	}
+	polls := f.routes()["GET /v1/actions"]
+	assert.LessOrEqual(t, polls, 5, "polls for one wave of 1.2 s actions")
+}
+
 func TestLockedIsRetried(t *testing.T) {
 	f := newFixture(t, sim.Config{Faults: []sim.FaultRule{{
 		Method: "POST", Path: "/v1/volumes/*/actions/detach", Status: 423, Code: "locked", Message: "server is locked", Nth: 1, Count: 2,

@@ -20,6 +20,9 @@ const maxIDsPerPoll = 25
 // DefaultWaitTimeout bounds a wait whose context has no deadline: every wait has one.
 const DefaultWaitTimeout = 300 * time.Second
 
+// maxWaitFactor bounds, in poll intervals, how long an estimate may hold the next poll back.
+const maxWaitFactor = 10
+
 // waiter is the shared poller: items wait for their own actions, and one goroutine polls all
 // running actions together, one GET /actions?id=..&id=.. per tick (per 25 actions), so the
 // requests spent on waiting depend on the time the actions take, not on their number. The
@@ -30,8 +33,17 @@ type waiter struct {
 	interval time.Duration
 
 	mu      sync.Mutex
-	pending map[int64][]chan pollResult
+	pending map[int64]*pending
 	active  bool // the polling goroutine runs
+}
+
+// pending is one action somebody waits for.
+type pending struct {
+	chans  []chan pollResult
+	joined time.Time // when the first wait for it began: about when the action started
+	// eta is when the action should finish, estimated from the progress the API reported; zero
+	// while unknown. Polling before then would only spend the hourly request budget.
+	eta time.Time
 }
 
 type pollResult struct {
@@ -40,7 +52,7 @@ type pollResult struct {
 }
 
 func newWaiter(c *Client, first, interval time.Duration) *waiter {
-	return &waiter{c: c, first: first, interval: interval, pending: map[int64][]chan pollResult{}}
+	return &waiter{c: c, first: first, interval: interval, pending: map[int64]*pending{}}
 }
 
 // Wait waits until every given action (nil ones are skipped) has finished, polling together
@@ -93,7 +105,12 @@ func (w *waiter) join(id int64) chan pollResult {
 	ch := make(chan pollResult, 1) // the poller never blocks on a waiter that left
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pending[id] = append(w.pending[id], ch)
+	p := w.pending[id]
+	if p == nil {
+		p = &pending{joined: time.Now()}
+		w.pending[id] = p
+	}
+	p.chans = append(p.chans, ch)
 	if !w.active {
 		w.active = true
 		go w.loop()
@@ -104,11 +121,13 @@ func (w *waiter) join(id int64) chan pollResult {
 func (w *waiter) leave(id int64, ch chan pollResult) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	chs := slices.DeleteFunc(w.pending[id], func(c chan pollResult) bool { return c == ch })
-	if len(chs) == 0 {
+	p := w.pending[id]
+	if p == nil {
+		return
+	}
+	p.chans = slices.DeleteFunc(p.chans, func(c chan pollResult) bool { return c == ch })
+	if len(p.chans) == 0 {
 		delete(w.pending, id)
-	} else {
-		w.pending[id] = chs
 	}
 }
 
@@ -116,10 +135,50 @@ func (w *waiter) leave(id int64, ch chan pollResult) {
 func (w *waiter) deliver(id int64, res pollResult) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, ch := range w.pending[id] {
-		ch <- res
+	if p := w.pending[id]; p != nil {
+		for _, ch := range p.chans {
+			ch <- res
+		}
 	}
 	delete(w.pending, id)
+}
+
+// estimate records when a running action should finish, from its progress: actions progress
+// about linearly, so an action 16% done half a second after it started ends about 3 s after.
+func (w *waiter) estimate(a *hcloud.Action, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.pending[a.ID]
+	if p == nil {
+		return
+	}
+	p.eta = time.Time{}
+	if a.Progress > 0 && a.Progress < 100 {
+		elapsed := now.Sub(p.joined)
+		p.eta = p.joined.Add(elapsed * 100 / time.Duration(a.Progress))
+	}
+}
+
+// next is the delay before the next poll: the interval, or longer when every pending action is
+// known to need longer, but never more than maxWaitFactor intervals, so that a wrong estimate
+// costs little. Near the estimate it polls at a fifth of the interval, so that the end of an
+// action is seen soon after it happens.
+func (w *waiter) next(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var soonest time.Time
+	for _, p := range w.pending {
+		if p.eta.IsZero() {
+			return w.interval
+		}
+		if soonest.IsZero() || p.eta.Before(soonest) {
+			soonest = p.eta
+		}
+	}
+	if soonest.IsZero() {
+		return w.interval
+	}
+	return min(max(soonest.Sub(now), w.interval/5), maxWaitFactor*w.interval)
 }
 
 // loop polls until nobody waits. It is bounded by the waits: each has a deadline and leaves
@@ -129,7 +188,6 @@ func (w *waiter) loop() {
 	failures := 0
 	for {
 		time.Sleep(delay)
-		delay = max(w.interval, 2*w.c.pacer.pace())
 		w.mu.Lock()
 		ids := slices.Sorted(maps.Keys(w.pending))
 		if len(ids) == 0 {
@@ -149,6 +207,10 @@ func (w *waiter) loop() {
 			failures++
 		} else {
 			failures = 0
+		}
+		delay = max(w.next(time.Now()), 2*w.c.pacer.pace())
+		if failed {
+			delay = max(delay, w.interval)
 		}
 	}
 }
@@ -175,10 +237,13 @@ func (w *waiter) poll(ids []int64, failures int) error {
 		return err
 	}
 	seen := make(map[int64]bool, len(actions))
+	now := time.Now()
 	for _, a := range actions {
 		seen[a.ID] = true
 		if a.Status != hcloud.ActionStatusRunning {
 			w.deliver(a.ID, pollResult{action: a})
+		} else {
+			w.estimate(a, now)
 		}
 	}
 	for _, id := range ids {

@@ -125,3 +125,12 @@ func checkMountpoint(m string) error {
 	}
 	return nil
 }
+
+// CheckVolumeName reports why the API would refuse name as a volume name, or nil; the modules
+// check names given outside a plan (detach and delete lists) with it before any request.
+func CheckVolumeName(name string) error {
+	if err := checkVolumeName(name); err != nil {
+		return fmt.Errorf("volume name %q %w", name, err)
+	}
+	return nil
+}

@@ -301,6 +301,7 @@ func volumeDiff(name string, before, after *State) *ansible.Diff {
 // saw (server, size_gb).
 type ref struct {
 	index int
+	list  string // the list's name in messages; "" is the modules' option "volumes"
 	plan.DeleteEntry
 }
 
@@ -310,13 +311,17 @@ func (r ref) String() string {
 	if who == "" {
 		who = fmt.Sprintf("id %d", r.ID)
 	}
+	list := r.list
+	if list == "" {
+		list = "volumes"
+	}
 	switch {
 	case r.Name == "" && r.ID == 0:
-		return fmt.Sprintf("volumes[%d]", r.index)
+		return fmt.Sprintf("%s[%d]", list, r.index)
 	case r.index < 0:
 		return "volume " + who
 	}
-	return fmt.Sprintf("volumes[%d] (%s)", r.index, who)
+	return fmt.Sprintf("%s[%d] (%s)", list, r.index, who)
 }
 
 // refsOf validates the single-volume options (name, id) or the list, before any request, and
@@ -345,8 +350,13 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 		case r.ID == 0 && r.Name == "":
 			errs = append(errs, fmt.Errorf("%s: id or name is required", r))
 		}
-		if r.SizeGB < 0 {
-			errs = append(errs, fmt.Errorf("%s: size_gb %d is negative", r, r.SizeGB))
+		if r.Name != "" {
+			if err := plan.CheckVolumeName(r.Name); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			}
+		}
+		if r.SizeGB != 0 && (r.SizeGB < plan.MinSizeGB || r.SizeGB > plan.MaxSizeGB) {
+			errs = append(errs, fmt.Errorf("%s: size_gb %d is out of range %d..%d", r, r.SizeGB, plan.MinSizeGB, plan.MaxSizeGB))
 		}
 		if prev, dup := names[r.Name]; dup && r.Name != "" {
 			errs = append(errs, fmt.Errorf("%s: name %s duplicates %s", r, r.Name, prev))

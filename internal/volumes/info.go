@@ -23,10 +23,21 @@ type InfoOptions struct {
 	DeleteNames         []string     `mapstructure:"delete_names"`
 	DeleteLabelSelector string       `mapstructure:"delete_label_selector"`
 	DiffDest            string       `mapstructure:"diff_dest"`
+
+	// The reset's preparation (see Preparation): the plan and reviewed diff files, the play's
+	// hosts and the inventory's.
+	PlanPath       string   `mapstructure:"plan_path"`
+	DiffPath       string   `mapstructure:"diff_path"`
+	Hosts          []string `mapstructure:"hosts"`
+	InventoryHosts []string `mapstructure:"inventory_hosts"`
 }
 
 // InfoSpec describes kbv3_volume_info to the protocol.
-var InfoSpec = ansible.Spec{Name: "kbv3_volume_info"}
+var InfoSpec = ansible.Spec{
+	Name:              "kbv3_volume_info",
+	MutuallyExclusive: [][]string{{"plan", "plan_path"}},
+	RequiredTogether:  [][]string{{"plan_path", "diff_path"}},
+}
 
 // VolumeInfo is one listed volume.
 type VolumeInfo struct {
@@ -47,6 +58,12 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 	filter, del, p, err := o.validate()
 	if err != nil {
 		return nil, err
+	}
+	var reviewed *plan.Diff
+	if o.PlanPath != "" {
+		if p, reviewed, err = loadReset(o.PlanPath, o.DiffPath); err != nil {
+			return nil, err
+		}
 	}
 	ctx, s, closeFn, err := o.open(ctx, m)
 	if err != nil {
@@ -96,6 +113,17 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 		res.Changed = res.Changed || changed
 	}
 
+	if reviewed != nil {
+		prep, err := prepare(m, p, reviewed, o.Hosts, o.InventoryHosts, snap)
+		if err != nil {
+			return nil, err
+		}
+		res.Values["reset"] = prep
+		res.Msg = fmt.Sprintf("to do: detach %d, delete %d, create %d, attach %d (%d plan volumes, %d old volumes in scope)",
+			len(prep.Todo.Detach), len(prep.Todo.Delete), len(prep.Todo.Create), len(prep.Todo.Attach), len(prep.Entries), len(prep.Deletes))
+		return res, nil
+	}
+
 	var d *plan.Diff
 	if p != nil {
 		locations := map[string]string{}
@@ -142,6 +170,10 @@ func (o *InfoOptions) validate() (filter, del plan.Selector, p *plan.Plan, err e
 	del = plan.Selector{Names: o.DeleteNames, LabelSelector: o.DeleteLabelSelector}
 	errs = append(errs, selectorOptionError(del.Validate(), "delete_"))
 
+	if o.PlanPath != "" {
+		// Info reads the plan and diff files itself (loadReset), after these checks.
+		return filter, del, nil, errors.Join(errs...)
+	}
 	if o.Plan != nil {
 		p = plan.New(o.Plan)
 		errs = append(errs, renameList(p.Validate(), "plan"))
