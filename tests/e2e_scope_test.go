@@ -105,8 +105,10 @@ func TestE2EInventoryWithoutSomePlanHosts(t *testing.T) {
 
 	r := env.Playbook(ctx, e2e.ResetPlaybook, "-i", invPath)
 	e2eRequireOK(t, r)
-	assert.Regexp(t, `WARNING: 44 plan hosts absent from the inventory, their volumes left alone: analytics-01, .*k8s-worker-05`, r.Output)
-	assert.Contains(t, r.Output, "WARNING: 1 hosts of the play have no plan entry, nothing is done for them: bastion-01")
+	// Ansible's own warnings, as the module gives them (Ansible wraps their lines).
+	out := strings.Join(strings.Fields(r.Output), " ")
+	assert.Contains(t, out, "[WARNING]: 44 plan hosts are not in the inventory, their volumes are left alone: [analytics-01 analytics-db-01")
+	assert.Contains(t, out, "[WARNING]: 1 host of the play has no plan entry, nothing is done for it: [bastion-01]")
 	e2eCheckOnlyHosts(t, env, redis)
 	assert.Len(t, e2e.Matching(env.State(), "vol-*"), 37)
 }

@@ -68,7 +68,11 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, hosts, inventory []s
 		prep.Entries = sub.Volumes
 		prep.Full = len(sub.Volumes) == len(p.Volumes)
 		if len(unplanned) > 0 {
-			m.Warn("%d hosts of the play have no plan entry, nothing is done for them: %s", len(unplanned), short(unplanned))
+			if len(unplanned) == 1 {
+				m.Warn("1 host of the play has no plan entry, nothing is done for it: %s", short(unplanned))
+			} else {
+				m.Warn("%d hosts of the play have no plan entry, nothing is done for them: %s", len(unplanned), short(unplanned))
+			}
 		}
 	}
 	if inventory != nil {
