@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"github.com/keybuzz/kbv3/internal/sim/simproc"
 	"testing"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 // The reset playbook killed with SIGKILL (the whole process group: ansible-playbook, its workers

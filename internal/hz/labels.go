@@ -2,7 +2,6 @@ package hz
 
 import (
 	"context"
-	"fmt"
 	"maps"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -27,10 +26,7 @@ func (o LabelsOpts) Validate() error { return validateName(o.Name) }
 // UpdateLabels sets the volume's labels: OutcomeUpdated, or OutcomeOK when they are as asked.
 // The API changes labels at once, without an action to wait for.
 func (c *Client) UpdateLabels(ctx context.Context, s *Snapshot, o LabelsOpts) (Result, error) {
-	v, err := c.known(s, o.Name, o.Validate())
-	if err == nil && v == nil {
-		err = fmt.Errorf("%w: %s", ErrVolumeNotFound, o.Name)
-	}
+	v, err := c.mustExist(s, o.Name, o.Validate())
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}

@@ -316,10 +316,7 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 // Resize grows the volume to SizeGB: OutcomeResized, or OutcomeOK when it has that size.
 // Shrinking is refused with ErrShrink, a missing volume with ErrVolumeNotFound.
 func (c *Client) Resize(ctx context.Context, s *Snapshot, o ResizeOpts) (Result, error) {
-	v, err := c.known(s, o.Name, o.Validate())
-	if err == nil && v == nil {
-		err = fmt.Errorf("%w: %s", ErrVolumeNotFound, o.Name)
-	}
+	v, err := c.mustExist(s, o.Name, o.Validate())
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}
@@ -347,10 +344,7 @@ func (c *Client) Resize(ctx context.Context, s *Snapshot, o ResizeOpts) (Result,
 // server with ErrLocationMismatch, before any request. `locked` (the server is busy with
 // another volume) is retried.
 func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result, error) {
-	v, err := c.known(s, o.Name, o.Validate())
-	if err == nil && v == nil {
-		err = fmt.Errorf("%w: %s", ErrVolumeNotFound, o.Name)
-	}
+	v, err := c.mustExist(s, o.Name, o.Validate())
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}
@@ -383,10 +377,7 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 // ChangeProtection sets the volume's delete protection: OutcomeProtectionChanged, or
 // OutcomeOK when it is as asked.
 func (c *Client) ChangeProtection(ctx context.Context, s *Snapshot, o ProtectionOpts) (Result, error) {
-	v, err := c.known(s, o.Name, o.Validate())
-	if err == nil && v == nil {
-		err = fmt.Errorf("%w: %s", ErrVolumeNotFound, o.Name)
-	}
+	v, err := c.mustExist(s, o.Name, o.Validate())
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}
@@ -416,6 +407,16 @@ func (c *Client) known(s *Snapshot, name string, invalid error) (*hcloud.Volume,
 		return nil, fmt.Errorf("volume %s: %w", name, ErrNotInSnapshot)
 	}
 	return s.Volume(name), nil
+}
+
+// mustExist is known for the operations that need the volume: a missing one is
+// ErrVolumeNotFound.
+func (c *Client) mustExist(s *Snapshot, name string, invalid error) (*hcloud.Volume, error) {
+	v, err := c.known(s, name, invalid)
+	if err == nil && v == nil {
+		err = fmt.Errorf("%w: %s", ErrVolumeNotFound, name)
+	}
+	return v, err
 }
 
 // madeIf builds a mutation's made from a test of the volume's current state (nil: absent).

@@ -429,6 +429,36 @@ func resolveRefs(s *hz.Snapshot, refs []ref) ([]*hcloud.Volume, []error, error) 
 	return vols, refusals, errors.Join(dups...)
 }
 
+// located is an entry of a detach or delete list resolved against the snapshot.
+type located struct {
+	ref
+	v       *hcloud.Volume // nil: absent
+	before  *State
+	refusal error // id and name designate different volumes
+}
+
+// locate validates the single-volume options or the list (needBoth: id and name together),
+// reads one snapshot that covers them, and resolves every entry against it.
+func (s *session) locate(ctx context.Context, name string, id int64, list []plan.DeleteEntry, needBoth bool) (*hz.Snapshot, []located, error) {
+	refs, err := refsOf(name, id, list, name != "" || id != 0, needBoth)
+	if err != nil {
+		return nil, nil, invalid(err)
+	}
+	snap, err := s.snapshot(ctx, refSnapshot(refs))
+	if err != nil {
+		return nil, nil, err
+	}
+	vols, refusals, err := resolveRefs(snap, refs)
+	if err != nil {
+		return nil, nil, invalid(err)
+	}
+	out := make([]located, len(refs))
+	for i, r := range refs {
+		out[i] = located{ref: r, v: vols[i], before: stateOf(snap, vols[i]), refusal: refusals[i]}
+	}
+	return snap, out, nil
+}
+
 // invalid words the validation errors of a call as one line for msg.
 func invalid(err error) error {
 	if err == nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
-
 	"github.com/keybuzz/kbv3/internal/ansible"
 	"github.com/keybuzz/kbv3/internal/hz"
 	"github.com/keybuzz/kbv3/internal/plan"
@@ -31,11 +29,8 @@ var DeleteSpec = ansible.Spec{
 
 // deleteTask is one volume of the approved list, decided against the snapshot.
 type deleteTask struct {
-	ref
-	v       *hcloud.Volume // nil: absent
-	before  *State
-	refusal error // this entry is refused
-	skip    error // another entry is refused, so this one is left alone
+	located
+	skip error // another entry is refused, so this one is left alone
 }
 
 // Delete deletes exactly the volumes of the list, each named by id and name together.
@@ -53,27 +48,19 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 		return nil, err
 	}
 	defer done()
-	refs, err := refsOf(o.Name, o.ID, o.Volumes, o.Name != "" || o.ID != 0, true)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	snap, err := s.snapshot(ctx, refSnapshot(refs))
+	snap, located, err := s.locate(ctx, o.Name, o.ID, o.Volumes, true)
 	if err != nil {
 		return nil, err
 	}
-	vols, refusals, err := resolveRefs(snap, refs)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	tasks := make([]deleteTask, len(refs))
+	tasks := make([]deleteTask, len(located))
 	var refused []ref
-	for i, r := range refs {
-		t := deleteTask{ref: r, v: vols[i], before: stateOf(snap, vols[i]), refusal: refusals[i]}
+	for i, l := range located {
+		t := deleteTask{located: l}
 		if t.refusal == nil && t.v != nil {
 			t.refusal = o.check(t.ref, t.before)
 		}
 		if t.refusal != nil {
-			refused = append(refused, r)
+			refused = append(refused, t.ref)
 		}
 		tasks[i] = t
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
-
 	"github.com/keybuzz/kbv3/internal/ansible"
 	"github.com/keybuzz/kbv3/internal/hz"
 	"github.com/keybuzz/kbv3/internal/plan"
@@ -28,12 +26,6 @@ var DetachSpec = ansible.Spec{
 }
 
 // detachTask is one volume to detach, decided against the snapshot.
-type detachTask struct {
-	ref
-	v       *hcloud.Volume // nil: absent
-	before  *State
-	refusal error
-}
 
 // Detach detaches every volume it is given from whatever server holds it: detached,
 // already_detached, absent (a failure with fail_on_missing), or refused when the id and name
@@ -44,24 +36,11 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 		return nil, err
 	}
 	defer done()
-	refs, err := refsOf(o.Name, o.ID, o.Volumes, o.Name != "" || o.ID != 0, false)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	snap, err := s.snapshot(ctx, refSnapshot(refs))
+	snap, tasks, err := s.locate(ctx, o.Name, o.ID, o.Volumes, false)
 	if err != nil {
 		return nil, err
 	}
-	vols, refusals, err := resolveRefs(snap, refs)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	tasks := make([]detachTask, len(refs))
-	for i, r := range refs {
-		tasks[i] = detachTask{ref: r, v: vols[i], before: stateOf(snap, vols[i]), refusal: refusals[i]}
-	}
-
-	items := runItems(ctx, s, tasks, detachIdent, func(ctx context.Context, t detachTask, it *Item) error {
+	items := runItems(ctx, s, tasks, detachIdent, func(ctx context.Context, t located, it *Item) error {
 		switch {
 		case t.refusal != nil:
 			it.Action = ActionRefused
@@ -89,7 +68,7 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 
 // detachIdent is what a detach item shows before it runs: the live volume when there is one,
 // with the server it is attached to before the call.
-func detachIdent(t detachTask) Item {
+func detachIdent(t located) Item {
 	it := Item{Volume: t.Name, ID: t.ID}
 	it.describe(t.before)
 	return it
