@@ -61,7 +61,7 @@ lint: deps
 	ansible-lint playbooks/
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 test: deps build fmt vet staticcheck lint unit fuzz
 

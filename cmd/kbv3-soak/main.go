@@ -166,7 +166,7 @@ func renderDoc(in, out string) error {
 			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.FaultHits, c.Retries, c.MaxAttempt, esc(rerun))
 	}
 	p("\n%d of %d cases passed every check.\n\n", len(m.Cases)-failed, len(m.Cases))
-	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (the preflight meets it first); ")
+	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (stage 0 meets it first); ")
 	p("*detach*, *delete*, *create*, *attach* fault that stage's request (for every volume, or, for the persistent server ")
 	p("errors of detach and delete, one volume: `vol-db-01`); *action polling* faults `GET /v1/actions`. ")
 	p("A burst `(n)` hits the first n matching requests; *every request* never stops. An action that never finishes keeps ")
@@ -176,7 +176,7 @@ func renderDoc(in, out string) error {
 	p("`make soak` runs `cmd/kbv3-soak`: on the PH3-02 fleet it times one uninterrupted reset and each of its stages, then ")
 	p("N times (default 12, `SOAK_KILLS`, seed `SOAK_SEED`) resets the simulator, SIGKILLs the playbook's process group ")
 	p("(ansible-playbook, its workers and the running module) at a seeded random moment within a stage (the start-up and ")
-	p("stages 0 to 6 in turn, in a seeded order, so that the kills spread over every stage; every other kill hits ")
+	p("stages 0 to 5 in turn, in a seeded order, so that the kills spread over every stage; every other kill hits ")
 	p("ansible-playbook alone, as an OOM kill would, and its workers and module go on while the rerun starts), checks that nothing outside the diff ")
 	p("was deleted and `keybuzz-archive-01` is intact, reruns to completion and checks that each plan volume exists ")
 	p("exactly once with its size, location and server. It prints N, where each kill landed and each outcome, then fuzzes ")
