@@ -539,3 +539,34 @@ func TestChangeMadeBySomeoneElseSinceTheSnapshot(t *testing.T) {
 	assert.Equal(t, hz.OutcomeAlreadyDetached, res.Outcome)
 	assert.Nil(t, s.Volume("vol-crm-01").Server, "the snapshot learned it")
 }
+
+func TestSnapshotCostFollowsTheCheaperWay(t *testing.T) {
+	// Ten volumes of a batch: in a small project the listing (one or two pages) is cheapest; in
+	// a project of 1000 volumes (20 pages), the first page and one lookup per name it lacked, never all the
+	// pages, so that a fleet's reset costs requests in proportion to its size.
+	for _, tc := range []struct {
+		scenario string
+		max      int
+	}{
+		{"ph3-02", 2},
+		{"generated:1000", 1 + 10},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			f := newFixture(t, sim.Config{Scenario: tc.scenario}, nil)
+			ctx := ctxTimeout(t, 30*time.Second)
+			all, err := f.client.HCloud().Volume.All(ctx)
+			require.NoError(t, err)
+			var names []string
+			for _, v := range all[len(all)-10:] {
+				names = append(names, v.Name)
+			}
+			f.sim.ResetStats()
+			s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: names})
+			require.NoError(t, err)
+			for _, n := range names {
+				require.NotNil(t, s.Volume(n), n)
+			}
+			assert.LessOrEqual(t, f.routes()["GET /v1/volumes"], tc.max, "volume reads: %v", f.routes())
+		})
+	}
+}

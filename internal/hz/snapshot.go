@@ -21,6 +21,10 @@ const maxNameLookups = 2
 // listPageSize is the API's largest page.
 const listPageSize = 50
 
+// maxListPages bounds a listing: 50,000 items, far beyond a project's limits, so a listing
+// whose pages never end (a broken API or proxy) is an error, not a hang.
+const maxListPages = 1000
+
 // SnapshotOpts say what a Snapshot must know.
 type SnapshotOpts struct {
 	// Volumes are the names of the volumes the call works on.
@@ -30,6 +34,9 @@ type SnapshotOpts struct {
 	Servers []string
 	// AllVolumes lists every volume of the project (or of LabelSelector), e.g. for info.
 	AllVolumes bool
+	// IDs are volumes also designated by id: when one is not among the volumes the names led
+	// to, every volume is listed, so that a renamed volume is recognised, not taken as absent.
+	IDs []int64
 	// LabelSelector restricts the volume listing (when names are not looked up one by one):
 	// a volume outside it is then absent from the snapshot even if its name was asked for.
 	LabelSelector string
@@ -51,8 +58,8 @@ type Snapshot struct {
 	labelSelector string
 }
 
-// Snapshot reads the volumes and servers opts name, with list requests only: for up to two
-// names one GET ?name= each, otherwise every page of 50.
+// Snapshot reads the volumes and servers opts name, with list requests only, as few as the
+// names and the size of the project allow (see lister.read).
 func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, error) {
 	s := &Snapshot{
 		volumes:       map[string]*hcloud.Volume{},
@@ -66,60 +73,71 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 	for _, n := range names {
 		s.lookedUp[n] = true
 	}
-	if opts.AllVolumes || len(names) > maxNameLookups {
-		var all []*hcloud.Volume
-		err := c.read(ctx, "list volumes", func(ctx context.Context) (*hcloud.Response, error) {
-			var err error
-			all, err = c.hc.Volume.AllWithOpts(ctx, hcloud.VolumeListOpts{
-				ListOpts: hcloud.ListOpts{PerPage: listPageSize, LabelSelector: opts.LabelSelector},
+	volumes := lister[*hcloud.Volume]{
+		what: "volumes",
+		page: func(ctx context.Context, n int) ([]*hcloud.Volume, *hcloud.Response, error) {
+			return c.hc.Volume.List(ctx, hcloud.VolumeListOpts{
+				ListOpts: hcloud.ListOpts{Page: n, PerPage: listPageSize, LabelSelector: opts.LabelSelector},
 			})
-			return nil, err
-		})
-		if err != nil {
-			return nil, err
+		},
+		lookup: c.volumeByName,
+		name:   func(v *hcloud.Volume) string { return v.Name },
+	}
+	if opts.LabelSelector != "" {
+		// Names looked up one by one would ignore the selector.
+		opts.AllVolumes = true
+	}
+	vols, all, err := volumes.read(ctx, c, names, opts.AllVolumes)
+	if err != nil {
+		return nil, err
+	}
+	if !all && len(opts.IDs) > 0 {
+		// An id whose volume no name led to (renamed, or gone) can only be told apart by
+		// reading every volume.
+		found := map[int64]bool{}
+		for _, v := range vols {
+			found[v.ID] = true
 		}
-		for _, v := range all {
-			s.volumes[v.Name] = v
-		}
-		s.allVolumes = true
-	} else {
-		for _, n := range names {
-			v, err := c.volumeByName(ctx, n)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				s.volumes[n] = v
+		for _, id := range opts.IDs {
+			if !found[id] {
+				if vols, all, err = volumes.read(ctx, c, nil, true); err != nil {
+					return nil, err
+				}
+				break
 			}
 		}
 	}
+	for _, v := range vols {
+		s.volumes[v.Name] = v
+	}
+	s.allVolumes = all
 
 	servers := unique(opts.Servers)
 	for _, n := range servers {
 		s.serverLooked[n] = true
 	}
-	if len(servers) <= maxNameLookups {
-		for _, n := range servers {
-			sv, err := c.serverByName(ctx, n)
-			if err != nil {
-				return nil, err
-			}
-			if sv != nil {
-				s.addServer(sv)
-			}
-		}
+	serverLister := lister[*hcloud.Server]{
+		what: "servers",
+		page: func(ctx context.Context, n int) ([]*hcloud.Server, *hcloud.Response, error) {
+			return c.hc.Server.List(ctx, hcloud.ServerListOpts{ListOpts: hcloud.ListOpts{Page: n, PerPage: listPageSize}})
+		},
+		lookup: c.serverByName,
+		name:   func(sv *hcloud.Server) string { return sv.Name },
 	}
-	if len(servers) > maxNameLookups || s.unnamedServers() {
-		var all []*hcloud.Server
-		err := c.read(ctx, "list servers", func(ctx context.Context) (*hcloud.Response, error) {
-			var err error
-			all, err = c.hc.Server.AllWithOpts(ctx, hcloud.ServerListOpts{ListOpts: hcloud.ListOpts{PerPage: listPageSize}})
-			return nil, err
-		})
-		if err != nil {
+	svs, all, err := serverLister.read(ctx, c, servers, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, sv := range svs {
+		s.addServer(sv)
+	}
+	s.allServers = all
+	if !all && s.unnamedServers() {
+		// A volume is attached to a server nobody named: only the listing maps its id to a name.
+		if svs, _, err = serverLister.read(ctx, c, nil, true); err != nil {
 			return nil, err
 		}
-		for _, sv := range all {
+		for _, sv := range svs {
 			s.addServer(sv)
 		}
 		s.allServers = true
@@ -274,4 +292,70 @@ func unique(names []string) []string {
 		}
 	}
 	return out
+}
+
+// lister reads one kind of resource with list requests.
+type lister[T any] struct {
+	what   string
+	page   func(ctx context.Context, n int) ([]T, *hcloud.Response, error)
+	lookup func(ctx context.Context, name string) (T, error) // the zero T when there is none
+	name   func(T) string
+}
+
+// read returns the items of names, or every item when all is asked, with the fewest list
+// requests it can tell: a few names are looked up one by one (GET ?name=); otherwise the first
+// page of 50 is read, and then, for the names it did not hold, whichever is cheaper: one
+// lookup each, or the remaining pages. So a call on 10 volumes costs 2 pages in a project of
+// 88, and 1 + 10 lookups in a project of 1000, never a listing per item. complete reports
+// whether every item was read.
+func (l lister[T]) read(ctx context.Context, c *Client, names []string, all bool) (items []T, complete bool, err error) {
+	if !all && len(names) <= maxNameLookups {
+		return l.lookupAll(ctx, names)
+	}
+	missing := map[string]bool{}
+	for _, n := range names {
+		missing[n] = true
+	}
+	for n, last := 1, 1; n <= last; n++ {
+		var got []T
+		err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, n), func(ctx context.Context) (*hcloud.Response, error) {
+			var resp *hcloud.Response
+			var err error
+			got, resp, err = l.page(ctx, n)
+			if err == nil && resp != nil && resp.Meta.Pagination != nil {
+				last = resp.Meta.Pagination.LastPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		items = append(items, got...)
+		for _, it := range got {
+			delete(missing, l.name(it))
+		}
+		if n == 1 && !all && last > 1 && len(missing) < last-1 {
+			rest, _, err := l.lookupAll(ctx, slices.Sorted(maps.Keys(missing)))
+			return append(items, rest...), false, err
+		}
+		if n >= maxListPages {
+			return nil, false, fmt.Errorf("list %s: more than %d pages", l.what, maxListPages)
+		}
+	}
+	return items, true, nil
+}
+
+// lookupAll looks each name up; the names that do not exist are simply not in items.
+func (l lister[T]) lookupAll(ctx context.Context, names []string) (items []T, complete bool, err error) {
+	var zero T
+	for _, n := range names {
+		it, err := l.lookup(ctx, n)
+		if err != nil {
+			return nil, false, err
+		}
+		if any(it) != any(zero) {
+			items = append(items, it)
+		}
+	}
+	return items, false, nil
 }

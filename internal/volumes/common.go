@@ -372,15 +372,24 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 	return refs, errors.Join(errs...)
 }
 
-// refSnapshot says what the snapshot must hold for refs. An id can only be checked against a
-// listing of every volume: looking the name up alone would miss the volume that now has that
-// id under another name.
+// refSnapshot says what the snapshot must hold for refs: their names, and their ids, which the
+// snapshot checks against the volumes the names led to (listing every volume only when an id
+// is not among them, for a volume renamed since the list was made). The servers the entries
+// say the volumes were on are named too, so that their names cost no listing of every server.
 func refSnapshot(refs []ref) hz.SnapshotOpts {
 	var o hz.SnapshotOpts
 	for _, r := range refs {
-		o.Volumes = append(o.Volumes, r.Name)
+		switch {
+		case r.Name == "":
+			o.AllVolumes = true // an id alone is found only in the listing
+		default:
+			o.Volumes = append(o.Volumes, r.Name)
+		}
 		if r.ID != 0 {
-			o.AllVolumes = true
+			o.IDs = append(o.IDs, r.ID)
+		}
+		if r.Server != "" {
+			o.Servers = append(o.Servers, r.Server)
 		}
 	}
 	return o
