@@ -18,22 +18,7 @@ import (
 // simBinary is cmd/hcloud-sim, built once for the package by TestMain.
 var simBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kbv3-clients-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	simBinary, err = simproc.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { simproc.Main(m, &simBinary) }
 
 // actionTime keeps every action short; the clients still poll at their own pace (the CLI every
 // 500 ms, python3-hcloud every poll_interval).

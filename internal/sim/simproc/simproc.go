@@ -435,3 +435,23 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Main is the TestMain of a package whose tests run the simulator as a process: it builds the
+// binary once into a temporary directory, sets *binary, runs the tests, removes the directory
+// and exits with the tests' code.
+func Main(m *testing.M, binary *string) {
+	dir, err := os.MkdirTemp("", "kbv3-sim-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*binary, err = Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
