@@ -299,7 +299,7 @@ func (rep *Report) reading() []string {
 	}
 	for _, name := range []string{"noop", "noop-fresh", "check"} {
 		if r := rep.Find(name); ran(r) && r.Bound != nil {
-			out = append(out, fmt.Sprintf("**%s**: %s, %d requests against a bound of %d (one snapshot and one final list): %s. Every module run lists the volumes and the servers, also when its batch has nothing to do.",
+			out = append(out, fmt.Sprintf("**%s**: %s, %d requests against a bound of %d (one snapshot and one final list): %s.",
 				r.Title, secs(r.Measure.Wall), r.Stats.Requests.Total, r.Bound.Requests, routesText(r.Stats, 4)))
 		}
 	}
