@@ -34,6 +34,9 @@ type SnapshotOpts struct {
 	Servers []string
 	// AllVolumes lists every volume of the project (or of LabelSelector), e.g. for info.
 	AllVolumes bool
+	// ServerHints are servers the volumes are probably attached to (those a detach or delete
+	// list names): read only when a volume is attached to a server not otherwise known.
+	ServerHints []string
 	// IDs are volumes also designated by id: when one is not among the volumes the names led
 	// to, every volume is listed, so that a renamed volume is recognised, not taken as absent.
 	IDs []int64
@@ -132,15 +135,24 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		s.addServer(sv)
 	}
 	s.allServers = all
-	if !all && s.unnamedServers() {
-		// A volume is attached to a server nobody named: only the listing maps its id to a name.
-		if svs, _, err = serverLister.read(ctx, c, nil, true); err != nil {
+	// A volume attached to a server nobody named needs that server's name: the hints first
+	// (the servers a list says the volumes are on), then, if a name is still missing, the
+	// listing, which alone maps an id to a name. Volumes attached to no server cost nothing.
+	for _, names := range [][]string{unique(opts.ServerHints), nil} {
+		if s.allServers || !s.unnamedServers() {
+			break
+		}
+		svs, all, err := serverLister.read(ctx, c, names, names == nil)
+		if err != nil {
 			return nil, err
+		}
+		for _, n := range names {
+			s.serverLooked[n] = true
 		}
 		for _, sv := range svs {
 			s.addServer(sv)
 		}
-		s.allServers = true
+		s.allServers = all
 	}
 	return s, nil
 }

@@ -375,7 +375,8 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 // refSnapshot says what the snapshot must hold for refs: their names, and their ids, which the
 // snapshot checks against the volumes the names led to (listing every volume only when an id
 // is not among them, for a volume renamed since the list was made). The servers the entries
-// say the volumes were on are named too, so that their names cost no listing of every server.
+// say the volumes were on are hints, read only for volumes still attached, so that their names
+// cost no listing of every server.
 func refSnapshot(refs []ref) hz.SnapshotOpts {
 	var o hz.SnapshotOpts
 	for _, r := range refs {
@@ -389,7 +390,7 @@ func refSnapshot(refs []ref) hz.SnapshotOpts {
 			o.IDs = append(o.IDs, r.ID)
 		}
 		if r.Server != "" {
-			o.Servers = append(o.Servers, r.Server)
+			o.ServerHints = append(o.ServerHints, r.Server)
 		}
 	}
 	return o
