@@ -112,18 +112,18 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 
 	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check")
 	if needMain {
-		rep.SimArgs = []string{"--scenario", "ph3-02", "--token", Token, "--log-level", "error"}
-		logf("starting %s %s", opts.SimBin, strings.Join(redact(rep.SimArgs), " "))
-		sim, err := StartSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), rep.SimArgs...)
+		sim, err := startSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), "ph3-02", "--log-level", "error")
 		if err != nil {
 			return nil, err
 		}
-		defer sim.Stop()
-		cfg, err := sim.Config(ctx)
+		defer sim.stop()
+		rep.SimArgs = sim.Args
+		logf("started %s %s", opts.SimBin, strings.Join(redact(rep.SimArgs), " "))
+		cfg, err := sim.Config()
 		if err != nil {
 			return nil, err
 		}
-		if rep.ActionTimes, err = cfg.ParsedActionTimes(); err != nil {
+		if rep.ActionTimes, err = cfg.ActionDurations(); err != nil {
 			return nil, err
 		}
 		rep.RateLimit = fmt.Sprintf("%d/%s", cfg.RateLimit.Limit, cfg.RateLimit.Period)
@@ -147,7 +147,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		if has(opts.Extras, "check") {
 			rep.Extras = append(rep.Extras, r.check(ctx))
 		}
-		sim.Stop()
+		if err := sim.stop(); err != nil {
+			logf("%v (log: %s)", err, filepath.Join(opts.WorkDir, "hcloud-sim.log"))
+		}
 	}
 	if has(opts.Extras, "big") {
 		rep.Extras = append(rep.Extras, runBig(ctx, opts, logf))
@@ -215,7 +217,7 @@ func redact(args []string) []string {
 // runner runs the ways against the main simulator.
 type runner struct {
 	opts     Options
-	sim      *Sim
+	sim      *harnessSim
 	plan     *plan.Plan
 	planPath string
 	times    map[string]time.Duration
@@ -246,13 +248,13 @@ func (r *runner) wayDir(name string) (string, error) {
 }
 
 // prepare resets the simulator, writes the reviewed diff and zeroes the counters.
-func (r *runner) prepare(ctx context.Context, dir string, reset bool) (*plan.Diff, *State, error) {
+func (r *runner) prepare(dir string, reset bool) (*plan.Diff, *State, error) {
 	if reset {
-		if err := r.sim.Reset(ctx); err != nil {
+		if err := r.sim.Reset(); err != nil {
 			return nil, nil, err
 		}
 	}
-	before, err := r.sim.State(ctx)
+	before, err := r.sim.state()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,7 +262,7 @@ func (r *runner) prepare(ctx context.Context, dir string, reset bool) (*plan.Dif
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, before, r.sim.ResetStats(ctx)
+	return d, before, r.sim.ResetStats()
 }
 
 func writeVars(dir string, vars map[string]any) (string, error) {
@@ -327,12 +329,12 @@ var wayTitles = map[string]string{
 func (r *runner) measure(ctx context.Context, res *WayResult) *State {
 	r.logf("%s: %s", res.Name, res.Cmd)
 	res.Measure = RunCmd(ctx, res.Cmd)
-	st, err := r.sim.Stats(ctx)
+	st, err := r.sim.stats()
 	if err != nil {
 		res.Problems = append(res.Problems, "stats: "+err.Error())
 	}
 	res.Stats = st
-	after, err := r.sim.State(ctx)
+	after, err := r.sim.state()
 	if err != nil {
 		res.Problems = append(res.Problems, "state: "+err.Error())
 		return nil
@@ -373,7 +375,7 @@ func (r *runner) way(ctx context.Context, way string) *WayResult {
 		res.Skipped = err.Error()
 		return r.done(res)
 	}
-	d, before, err := r.prepare(ctx, dir, true)
+	d, before, err := r.prepare(dir, true)
 	if err != nil {
 		res.Skipped = "prepare: " + err.Error()
 		return r.done(res)
@@ -406,7 +408,7 @@ func (r *runner) noop(ctx context.Context, prev *WayResult, fresh bool) *WayResu
 		res.Skipped = err.Error()
 		return r.done(res)
 	}
-	d, before, err := r.prepare(ctx, dir, false)
+	d, before, err := r.prepare(dir, false)
 	if err != nil {
 		res.Skipped = "prepare: " + err.Error()
 		return r.done(res)
@@ -451,7 +453,7 @@ func (r *runner) check(ctx context.Context) *WayResult {
 		res.Skipped = err.Error()
 		return r.done(res)
 	}
-	_, before, err := r.prepare(ctx, dir, true)
+	_, before, err := r.prepare(dir, true)
 	if err != nil {
 		res.Skipped = "prepare: " + err.Error()
 		return r.done(res)
@@ -483,25 +485,24 @@ func runBig(ctx context.Context, opts Options, logf func(string, ...any)) *WayRe
 		res.Skipped = err.Error()
 		return res
 	}
-	args := []string{"--scenario", fmt.Sprintf("generated:%d", opts.BigN), "--token", Token, "--log-level", "error"}
-	logf("big: starting %s %s", opts.SimBin, strings.Join(redact(args), " "))
-	sim, err := StartSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), args...)
+	sim, err := startSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), fmt.Sprintf("generated:%d", opts.BigN), "--log-level", "error")
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	defer sim.Stop()
-	cfg, err := sim.Config(ctx)
+	defer sim.stop()
+	logf("big: started %s %s", opts.SimBin, strings.Join(redact(sim.Args), " "))
+	cfg, err := sim.Config()
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	times, err := cfg.ParsedActionTimes()
+	times, err := cfg.ActionDurations()
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	before, err := sim.State(ctx)
+	before, err := sim.state()
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
@@ -522,7 +523,7 @@ func runBig(ctx context.Context, opts Options, logf func(string, ...any)) *WayRe
 	}
 	r := &runner{opts: opts, sim: sim, plan: p, planPath: planPath, logf: logf, times: times}
 	r.opts.WayTimeout = opts.BigTimeout
-	d, _, err := r.prepare(ctx, dir, false)
+	d, _, err := r.prepare(dir, false)
 	if err != nil {
 		res.Skipped = "prepare: " + err.Error()
 		return res

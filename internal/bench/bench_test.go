@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+
 	"github.com/keybuzz/kbv3/internal/plan"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 var defaultTimes = map[string]time.Duration{
@@ -66,16 +69,16 @@ func fleet() (*plan.Plan, *State) {
 	p := plan.New([]plan.Entry{{Hostname: "a-01", SizeGB: 20}, {Hostname: "b-01", SizeGB: 50}})
 	st := &State{}
 	for i, n := range []string{"a-01", "b-01"} {
-		s := StateServer{ID: int64(i + 1), Name: n}
+		s := simproc.Server{ID: int64(i + 1), Name: n}
 		s.Datacenter.Location.Name = "fsn1"
 		st.Servers = append(st.Servers, s)
 	}
-	vol := func(id int64, name string, size int, server *int64) StateVolume {
-		v := StateVolume{ID: id, Name: name, Size: size, Server: server}
+	vol := func(id int64, name string, size int, server *int64) schema.Volume {
+		v := schema.Volume{ID: id, Name: name, Size: size, Server: server}
 		v.Location.Name = "fsn1"
 		return v
 	}
-	st.Volumes = []StateVolume{vol(10, "vol-a-01", 20, ptr(1)), vol(11, "archive", 100, ptr(2))}
+	st.Volumes = []schema.Volume{vol(10, "vol-a-01", 20, ptr(1)), vol(11, "archive", 100, ptr(2))}
 	return p, st
 }
 
@@ -92,9 +95,9 @@ func TestVerifyPlan(t *testing.T) {
 		t.Errorf("work %+v", w)
 	}
 	good := &State{Servers: before.Servers}
-	good.Volumes = []StateVolume{before.Volumes[1]}
+	good.Volumes = []schema.Volume{before.Volumes[1]}
 	for i, e := range p.Volumes {
-		v := StateVolume{ID: int64(20 + i), Name: e.Name(), Size: e.SizeGB, Server: ptr(int64(i + 1))}
+		v := schema.Volume{ID: int64(20 + i), Name: e.Name(), Size: e.SizeGB, Server: ptr(int64(i + 1))}
 		v.Location.Name = "fsn1"
 		good.Volumes = append(good.Volumes, v)
 	}

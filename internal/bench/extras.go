@@ -181,14 +181,13 @@ func measureSimRPS(ctx context.Context, opts Options, logf func(string, ...any))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	args := []string{"--scenario", "ph3-02", "--token", Token, "--rate-limit", "off", "--log-level", "off"}
-	sim, err := StartSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), args...)
+	sim, err := startSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), "ph3-02", "--rate-limit", "off", "--log-level", "off")
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Stop()
-	res := &RPSResult{Duration: opts.RPSDuration, Args: redact(args)}
-	st, err := sim.State(ctx)
+	defer sim.stop()
+	res := &RPSResult{Duration: opts.RPSDuration, Args: redact(sim.Args)}
+	st, err := sim.State()
 	if err != nil {
 		return nil, err
 	}

@@ -10,42 +10,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+
 	"github.com/keybuzz/kbv3/internal/plan"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
-// State is the part of GET /_sim/state the harness reads.
-type State struct {
-	Servers []StateServer `json:"servers"`
-	Volumes []StateVolume `json:"volumes"`
-}
-
-// StateServer is a server of the state.
-type StateServer struct {
-	ID         int64  `json:"id"`
-	Name       string `json:"name"`
-	Datacenter struct {
-		Location struct {
-			Name string `json:"name"`
-		} `json:"location"`
-	} `json:"datacenter"`
-	Labels map[string]string `json:"labels"`
-}
-
-// StateVolume is a volume of the state.
-type StateVolume struct {
-	ID       int64  `json:"id"`
-	Name     string `json:"name"`
-	Server   *int64 `json:"server"`
-	Size     int    `json:"size"`
-	Location struct {
-		Name string `json:"name"`
-	} `json:"location"`
-	Protection struct {
-		Delete bool `json:"delete"`
-	} `json:"protection"`
-	Labels map[string]string `json:"labels"`
-	Format *string           `json:"format"`
-}
+// State is GET /_sim/state, which the harness diffs against the plan and checks runs against.
+type State simproc.State
 
 func (st *State) serverNames() map[int64]string {
 	m := make(map[int64]string, len(st.Servers))
@@ -96,7 +68,7 @@ func WriteDiff(p *plan.Plan, st *State, dest string) (*plan.Diff, error) {
 }
 
 // volumeKey is what "untouched" compares.
-func volumeKey(v StateVolume, servers map[int64]string) string {
+func volumeKey(v schema.Volume, servers map[int64]string) string {
 	srv := ""
 	if v.Server != nil {
 		srv = servers[*v.Server]
@@ -117,11 +89,11 @@ func volumeKey(v StateVolume, servers map[int64]string) string {
 func VerifyPlan(p *plan.Plan, d *plan.Diff, before, after *State) []string {
 	var problems []string
 	servers := after.serverNames()
-	serverByName := map[string]StateServer{}
+	serverByName := map[string]simproc.Server{}
 	for _, s := range after.Servers {
 		serverByName[s.Name] = s
 	}
-	byName := map[string][]StateVolume{}
+	byName := map[string][]schema.Volume{}
 	for _, v := range after.Volumes {
 		byName[v.Name] = append(byName[v.Name], v)
 	}
@@ -159,7 +131,7 @@ func VerifyPlan(p *plan.Plan, d *plan.Diff, before, after *State) []string {
 		deleted[de.ID] = true
 	}
 	beforeServers := before.serverNames()
-	beforeByID := map[int64]StateVolume{}
+	beforeByID := map[int64]schema.Volume{}
 	for _, v := range before.Volumes {
 		beforeByID[v.ID] = v
 	}

@@ -1,6 +1,7 @@
 // Package simproc runs the built hcloud-sim binary as a user would: a separate process on
 // 127.0.0.1:0 whose first stdout line is the endpoint, stopped with SIGTERM. End-to-end tests
-// (the hcloud CLI, python3-hcloud, ansible-playbook) use it; in-process Go tests use simtest.
+// (the hcloud CLI, python3-hcloud, ansible-playbook), the soak rig and the benchmark harness use
+// it; in-process Go tests use simtest.
 //
 // The admin calls (Stats, State, AddFault, Reset, ...) speak HTTP to /_sim/ and decode the JSON
 // shapes of docs/ARCHITECTURE.md into this package's own types, so they check that contract
@@ -14,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +76,13 @@ type Options struct {
 	Args []string
 	// StartTimeout bounds the wait for the endpoint line (default 10s).
 	StartTimeout time.Duration
+	// Stderr, when set, also receives the simulator's stderr as it comes, for a log that
+	// outlives the caller (Sim.Stderr keeps it all the same). Writes to it have ended when
+	// Start fails or Stop returns, so the caller may close it then.
+	Stderr io.Writer
+	// SysProcAttr, when set, is the process's attributes: Pdeathsig on Linux, for one, lets a
+	// long-running caller that may be killed with SIGKILL take the simulator with it.
+	SysProcAttr *syscall.SysProcAttr
 }
 
 // Sim is one running hcloud-sim process.
@@ -82,6 +92,9 @@ type Sim struct {
 	// Base is the endpoint without /v1: the admin API is under Base + "/_sim/".
 	Base  string
 	Token string
+	// Args are the flags the simulator was started with, the token included: the command line
+	// to show whoever reproduces a run.
+	Args []string
 
 	cmd    *exec.Cmd
 	stderr *syncBuffer
@@ -119,6 +132,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 
 	s := &Sim{
 		Token:  opts.Token,
+		Args:   args,
 		stderr: &syncBuffer{},
 		http:   &http.Client{Timeout: 10 * time.Second},
 		done:   make(chan struct{}),
@@ -127,6 +141,10 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	s.cmd = exec.Command(opts.Binary, args...)
 	s.cmd.Stdout = lines
 	s.cmd.Stderr = s.stderr
+	if opts.Stderr != nil {
+		s.cmd.Stderr = io.MultiWriter(s.stderr, opts.Stderr)
+	}
+	s.cmd.SysProcAttr = opts.SysProcAttr
 	s.cmd.WaitDelay = 5 * time.Second
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("simproc: start %s: %w", opts.Binary, err)
@@ -232,6 +250,34 @@ type RateLimitState struct {
 	Period    string `json:"period"`
 	Remaining int    `json:"remaining"`
 	Reset     int64  `json:"reset"`
+}
+
+// Config is GET /_sim/config: the action time of each command and the rate limit, durations
+// as Go duration strings ("3s").
+type Config struct {
+	ActionTimes map[string]string `json:"action_times"`
+	RateLimit   RateLimitConfig   `json:"rate_limit"`
+}
+
+// RateLimitConfig is the rate limit in force, from --rate-limit or POST /_sim/config.
+type RateLimitConfig struct {
+	Enabled bool   `json:"enabled"`
+	Limit   int    `json:"limit"`
+	Period  string `json:"period"`
+}
+
+// ActionDurations parses ActionTimes: the counterpart of Sim.SetActionTimes.
+func (c Config) ActionDurations() (map[string]time.Duration, error) {
+	out := make(map[string]time.Duration, len(c.ActionTimes))
+	// Sorted, so that of several bad values the same one is reported every time.
+	for _, cmd := range slices.Sorted(maps.Keys(c.ActionTimes)) {
+		d, err := time.ParseDuration(c.ActionTimes[cmd])
+		if err != nil {
+			return nil, fmt.Errorf("simproc: action time of %s: %w", cmd, err)
+		}
+		out[cmd] = d
+	}
+	return out, nil
 }
 
 // Fault is a fault rule in its JSON form; Delay is a Go duration ("3s"). Hits is read-only.
@@ -355,6 +401,12 @@ func (s *Sim) SetActionTimes(times map[string]time.Duration) error {
 		body["action_times"][c] = d.String()
 	}
 	return s.admin(http.MethodPost, "/_sim/config", body, http.StatusOK, nil)
+}
+
+// Config reads the action times and the rate limit in force.
+func (s *Sim) Config() (Config, error) {
+	var c Config
+	return c, s.admin(http.MethodGet, "/_sim/config", nil, http.StatusOK, &c)
 }
 
 // admin makes one admin call: body (when not nil) as JSON, want as the only accepted status,

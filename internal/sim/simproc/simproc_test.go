@@ -1,6 +1,7 @@
 package simproc_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -82,6 +83,13 @@ func TestAdminCalls(t *testing.T) {
 	assert.Zero(t, stats.Requests.Total)
 
 	require.NoError(t, s.SetActionTimes(map[string]time.Duration{"attach_volume": 2 * time.Second}))
+	cfg, err := s.Config()
+	require.NoError(t, err)
+	assert.Equal(t, simproc.RateLimitConfig{Enabled: true, Limit: 3600, Period: "1h0m0s"}, cfg.RateLimit)
+	times, err := cfg.ActionDurations()
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, times["attach_volume"])
+	assert.Equal(t, 50*time.Millisecond, times["detach_volume"])
 	require.NoError(t, s.ClearFaults())
 	rules, err = s.Faults()
 	require.NoError(t, err)
@@ -106,6 +114,23 @@ func TestAdminCalls(t *testing.T) {
 
 	require.NoError(t, s.Stop())
 	require.NoError(t, s.Stop(), "Stop twice is fine")
+}
+
+func TestStderrAndArgs(t *testing.T) {
+	var log bytes.Buffer
+	s := simproc.StartT(t, simproc.Options{Binary: binary, Args: []string{"--log-level", "info"}, Stderr: &log})
+	assert.Equal(t, []string{"--addr", "127.0.0.1:0", "--token", simproc.Token, "--scenario", "ph3-02", "--log-level", "info"}, s.Args)
+	code, _ := get(t, s, "/servers")
+	require.Equal(t, 200, code)
+	require.NoError(t, s.Stop())
+	assert.Contains(t, log.String(), "/v1/servers")
+	assert.Equal(t, s.Stderr(), log.String(), "the log gets all of stderr")
+}
+
+func TestActionDurationsRejectsBadValues(t *testing.T) {
+	c := simproc.Config{ActionTimes: map[string]string{"attach_volume": "3s", "detach_volume": "soon"}}
+	_, err := c.ActionDurations()
+	assert.ErrorContains(t, err, "action time of detach_volume")
 }
 
 func TestStartFailsOnBadFlags(t *testing.T) {
