@@ -21,6 +21,8 @@ type badFile struct {
 	diff    func(d map[string]any, st simproc.State)
 	rawPlan string
 	rawDiff string
+	// noDiff runs the reset without a diff file, as before the diff playbook was ever run.
+	noDiff bool
 	// extra adds volumes to the fleet before the run (e.g. a plan volume that exists).
 	extra []rig.Volume
 	want  []string
@@ -43,6 +45,8 @@ func badFiles() []badFile {
 		{name: "plan size 9", plan: func(p map[string]any) { entry(p, 3)["size_gb"] = 9 }, want: []string{"db-02", "9"}},
 		{name: "plan size 10241", plan: func(p map[string]any) { entry(p, 5)["size_gb"] = 10241 }, want: []string{"backup-01", "10241"}},
 		{name: "plan unknown field", plan: func(p map[string]any) { entry(p, 1)["sise_gb"] = 20 }, want: []string{"sise_gb"}},
+		{name: "plan server_id", plan: func(p map[string]any) { entry(p, 2)["server_id"] = 7 }, want: []string{"volumes[2]", "server_id"}},
+		{name: "diff missing", noDiff: true, want: []string{"diff_path", "does not exist", "playbooks/volume_diff_v3.yml"}},
 		{name: "diff deletes a plan volume", extra: []rig.Volume{{Name: "kbv3-web-01-data", Size: 20, Server: "web-01"}},
 			diff: func(d map[string]any, st simproc.State) {
 				v, _ := st.Volume("kbv3-web-01-data")
@@ -110,6 +114,11 @@ func TestBadInputFiles(t *testing.T) {
 			}
 			if err := os.WriteFile(w.Diff, diffBytes, 0o644); err != nil {
 				t.Fatal(err)
+			}
+			if c.noDiff {
+				if err := os.Remove(w.Diff); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := s.ResetStats(); err != nil {
 				t.Fatal(err)

@@ -471,7 +471,7 @@ func perVolume(r *WayResult) string {
 }
 
 // kbv3Reading explains a kbv3 run's requests from its counters: how many module runs there were
-// (one per batch and stage, plus preflight, snapshot and verification), how many list requests
+// (one per batch and stage, plus stage 0 and the verification), how many list requests
 // each made, and how the polls compare with the poll interval of hcloud-go.
 func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStart time.Duration) string {
 	waves := ceilDiv(w.Work.Detach, batch) + ceilDiv(w.Work.Delete, batch) + ceilDiv(w.Work.Create, batch) + ceilDiv(w.Work.Attach, batch)
@@ -485,8 +485,8 @@ func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStar
 		fmt.Fprintf(&s, " (one Go module process costs %s before its first request)", goStart.Round(time.Microsecond))
 	}
 	vl, sl := w.Stats.Requests.ByRoute["GET /v1/volumes"], w.Stats.Requests.ByRoute["GET /v1/servers"]
-	if runs := waves + 3; waves > 0 {
-		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus preflight, snapshot and verification) it sent %d `GET /v1/volumes` and %d `GET /v1/servers`, %.1f list requests per module run: each run lists volumes and servers again", runs, vl, sl, float64(vl+sl)/float64(runs))
+	if runs := waves + 2; waves > 0 {
+		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus stage 0 and the verification) it sent %d `GET /v1/volumes`, %.1f per run (each batch decides against its volumes as they are then: one list page, or one lookup per name when the project's pages would cost more), and %d `GET /v1/servers` (stage 0 reads the servers once and hands their ids and locations to the stages)", runs, vl, float64(vl)/float64(runs), sl)
 	} else {
 		fmt.Fprintf(&s, "; it sent %d `GET /v1/volumes` and %d `GET /v1/servers`", vl, sl)
 	}

@@ -570,3 +570,73 @@ func TestSnapshotCostFollowsTheCheaperWay(t *testing.T) {
 		})
 	}
 }
+
+func TestKnownServersAreNotReadAgain(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	known := func(names ...string) []hz.KnownServer {
+		var out []hz.KnownServer
+		for _, n := range names {
+			sv, _, err := f.client.HCloud().Server.GetByName(ctx, n)
+			require.NoError(t, err)
+			require.NotNil(t, sv, n)
+			out = append(out, hz.KnownServer{ID: sv.ID, Name: sv.Name, Location: sv.Location.Name})
+		}
+		return out
+	}
+	three := []string{"vol-crm-01", "vol-etl-01", "vol-redis-01"}
+	for _, tc := range []struct {
+		name    string
+		opts    hz.SnapshotOpts
+		servers int // GET /v1/servers
+	}{
+		{"attached volumes named by their known servers", hz.SnapshotOpts{Volumes: three, Known: known("crm-01", "etl-01", "redis-01")}, 0},
+		// The other volumes of the page are attached too, to servers nobody named: their
+		// servers' names are not needed, so not read.
+		{"no known servers: one page of servers, for the asked volumes only", hz.SnapshotOpts{Volumes: three}, 1},
+		{"a known server that is not the volume's: read after all", hz.SnapshotOpts{Volumes: three, Known: known("crm-01", "etl-01", "minio-01"), ServerHints: []string{"redis-01"}}, 1},
+		{"servers to attach to, all known", hz.SnapshotOpts{Volumes: []string{"kbv3-crm-01-data"}, Servers: []string{"crm-01"}, Known: known("crm-01")}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.sim.ResetStats()
+			s, err := f.client.Snapshot(ctx, tc.opts)
+			require.NoError(t, err)
+			assert.Equal(t, tc.servers, f.routes()["GET /v1/servers"], "%v", f.routes())
+			for _, n := range tc.opts.Volumes {
+				if v := s.Volume(n); v != nil {
+					assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(n, "vol-"), "-data"), s.ServerName(v), n)
+				}
+			}
+		})
+	}
+
+	t.Run("attach to a known server uses its id", func(t *testing.T) {
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}})
+		require.NoError(t, err)
+		_, err = f.client.Detach(ctx, s, hz.DetachOpts{Name: "vol-crm-01"})
+		require.NoError(t, err)
+		// Another server in the volume's location.
+		svs, err := f.client.HCloud().Server.All(ctx)
+		require.NoError(t, err)
+		var other string
+		for _, sv := range svs {
+			if sv.Name != "crm-01" && sv.Location.Name == s.Live(s.Volume("vol-crm-01")).Location {
+				other = sv.Name
+				break
+			}
+		}
+		require.NotEmpty(t, other)
+		k := known(other)
+		f.sim.ResetStats()
+		s, err = f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}, Known: k})
+		require.NoError(t, err)
+		res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "vol-crm-01", Server: other})
+		require.NoError(t, err)
+		assert.Equal(t, hz.OutcomeAttached, res.Outcome)
+		assert.Zero(t, f.routes()["GET /v1/servers"])
+		v, _, err := f.client.HCloud().Volume.GetByName(ctx, "vol-crm-01")
+		require.NoError(t, err)
+		require.NotNil(t, v.Server)
+		assert.Equal(t, k[0].ID, v.Server.ID)
+	})
+}

@@ -43,6 +43,18 @@ type SnapshotOpts struct {
 	// LabelSelector restricts the volume listing (when names are not looked up one by one):
 	// a volume outside it is then absent from the snapshot even if its name was asked for.
 	LabelSelector string
+	// Known are servers the caller has already read, so that the snapshot does not read them
+	// again: kbv3_volume_info resolves every server of a reset once, and each batch after it
+	// would otherwise list the servers anew. A known server counts as looked up under its name.
+	Known []KnownServer
+}
+
+// KnownServer is a server as an earlier read of the same run found it. ID is what attaches
+// use, Name what results show, Location (optional) where volumes for it are created.
+type KnownServer struct {
+	ID       int64
+	Name     string
+	Location string
 }
 
 // Snapshot is the state of the volumes and servers a call touches, read once with list
@@ -59,6 +71,9 @@ type Snapshot struct {
 	allVolumes    bool            // every volume (of the selector) is known
 	allServers    bool
 	labelSelector string
+	// asked tells the volumes the call is about from the others a page happened to hold,
+	// whose servers need no name.
+	asked func(*hcloud.Volume) bool
 }
 
 // Snapshot reads the volumes and servers opts name, with list requests only, as few as the
@@ -115,7 +130,15 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 	}
 	s.allVolumes = all
 
-	servers := unique(opts.Servers)
+	for _, k := range opts.Known {
+		sv := &hcloud.Server{ID: k.ID, Name: k.Name}
+		if k.Location != "" {
+			sv.Location = &hcloud.Location{Name: k.Location}
+		}
+		s.addServer(sv)
+		s.serverLooked[k.Name] = true
+	}
+	servers := slices.DeleteFunc(unique(opts.Servers), func(n string) bool { return s.servers[n] != nil })
 	for _, n := range servers {
 		s.serverLooked[n] = true
 	}
@@ -135,6 +158,9 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		s.addServer(sv)
 	}
 	s.allServers = all
+	s.asked = func(v *hcloud.Volume) bool {
+		return opts.AllVolumes || s.lookedUp[v.Name] || slices.Contains(opts.IDs, v.ID)
+	}
 	// A volume attached to a server nobody named needs that server's name: the hints first
 	// (the servers a list says the volumes are on), then, if a name is still missing, the
 	// listing, which alone maps an id to a name. Volumes attached to no server cost nothing.
@@ -189,10 +215,11 @@ func (s *Snapshot) addServer(sv *hcloud.Server) {
 	s.serverNames[sv.ID] = sv.Name
 }
 
-// unnamedServers reports whether a known volume is attached to a server whose name is unknown.
+// unnamedServers reports whether a volume the call asked for is attached to a server whose
+// name is unknown.
 func (s *Snapshot) unnamedServers() bool {
 	for _, v := range s.volumes {
-		if v.Server != nil && s.serverNames[v.Server.ID] == "" {
+		if v.Server != nil && s.serverNames[v.Server.ID] == "" && s.asked(v) {
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,11 @@ type Logger struct {
 func Open(path, module string, secrets ...string) (*Logger, error) {
 	if path == "" {
 		return nil, nil
+	}
+	// The first module of a run creates the log's directory, so the playbook needs no task
+	// (and no Python module start) for it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("log_path: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

@@ -63,8 +63,19 @@ func TestNilLoggerDiscards(t *testing.T) {
 	assert.NoError(t, l.Close())
 }
 
+func TestOpenCreatesTheDirectories(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logs", "v3", "ops.jsonl")
+	l, err := Open(path, "m")
+	require.NoError(t, err)
+	l.Write(Entry{Volume: "x"})
+	require.NoError(t, l.Close())
+	assert.FileExists(t, path)
+}
+
 func TestOpenErrorNamesTheOption(t *testing.T) {
-	_, err := Open(filepath.Join(t.TempDir(), "missing-dir", "ops.jsonl"), "m")
+	notDir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notDir, nil, 0o600))
+	_, err := Open(filepath.Join(notDir, "ops.jsonl"), "m")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "log_path: ")
 }

@@ -16,6 +16,10 @@ type DeleteEntry struct {
 	Name   string `json:"name" mapstructure:"name"`
 	Server string `json:"server,omitempty" mapstructure:"server"`
 	SizeGB int    `json:"size_gb,omitempty" mapstructure:"size_gb"`
+	// ServerID is the id of Server, as kbv3_volume_info found the volume attached to it, so
+	// that the stages name the server without reading the servers again. Not part of a diff
+	// file: the reviewer approved names.
+	ServerID int64 `json:"server_id,omitempty" mapstructure:"server_id"`
 }
 
 // Live is a volume as the API shows it. The Hetzner layer fills it; it holds no hcloud-go types
@@ -282,8 +286,11 @@ func (d *Diff) Validate(p *Plan) error {
 		}
 	}
 	protected := make(map[int64]bool)
-	for _, e := range d.Protected {
+	for i, e := range d.Protected {
 		protected[e.ID] = true
+		if e.ServerID != 0 {
+			errs = append(errs, fmt.Errorf("protected[%d] (%s): %w", i, deleteLabel(e), errServerIDInFile))
+		}
 	}
 	ids := make(map[int64]int)
 	names := make(map[string]int)
@@ -320,6 +327,9 @@ func (d *Diff) Validate(p *Plan) error {
 		}
 		if e.SizeGB != 0 && (e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB) {
 			problems = append(problems, fmt.Errorf("size_gb %d is out of range %d..%d", e.SizeGB, MinSizeGB, MaxSizeGB))
+		}
+		if e.ServerID != 0 {
+			problems = append(problems, errServerIDInFile)
 		}
 		for _, err := range problems {
 			errs = append(errs, fmt.Errorf("delete[%d] (%s): %w", i, deleteLabel(e), err))

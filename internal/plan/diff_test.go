@@ -235,6 +235,9 @@ func TestParseDiffErrors(t *testing.T) {
 		{"unknown field in a create entry",
 			`{"version": 1, "create": [{"hostname": "a-01", "size_gb": 20, "location": "fsn1", "sise": 1}]}`,
 			[]string{`create[0] (a-01): unknown field "sise"`}},
+		{"server_id in a create entry",
+			`{"version": 1, "create": [{"hostname": "a-01", "size_gb": 20, "location": "fsn1", "server_id": 7}]}`,
+			[]string{`create[0] (a-01): server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages`}},
 		{"unknown field in keep and mismatch",
 			`{"version": 1, "keep": [{"hostname": "a-01", "volume": "v", "id": 1, "size": 2}], "mismatch": [{"hostname": "b-01", "field": []}]}`,
 			[]string{`keep[0] (a-01): unknown field "size"`, `mismatch[0] (b-01): unknown field "field"`}},
@@ -321,6 +324,9 @@ func TestDiffValidate(t *testing.T) {
 		}},
 		{"name outside the selector", func(d *plan.Diff) { d.Delete[1].Name = "data-b" }, []string{
 			"delete[1] (id 12, data-b): does not match the selector's names",
+		}},
+		{"server_id in a delete entry", func(d *plan.Diff) { d.Delete[0].ServerID = 9 }, []string{
+			"delete[0] (id 11, vol-a): server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages",
 		}},
 		{"bad size", func(d *plan.Diff) { d.Delete[1].SizeGB = 5 }, []string{
 			"delete[1] (id 12, vol-b): size_gb 5 is out of range 10..10240",

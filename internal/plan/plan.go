@@ -21,6 +21,10 @@ type Entry struct {
 	Role       string            `json:"role,omitempty" mapstructure:"role"`
 	Mountpoint string            `json:"mountpoint,omitempty" mapstructure:"mountpoint"`
 	Labels     map[string]string `json:"labels,omitempty" mapstructure:"labels"`
+	// ServerID is the id of the hostname's server, as kbv3_volume_info resolved it for the
+	// reset's stages so that they need not read the servers again. Plan files name servers by
+	// hostname only: an id there could silently disagree with the name.
+	ServerID int64 `json:"server_id,omitempty" mapstructure:"server_id"`
 }
 
 // DefaultVolumeName is the v3 naming convention, so plans only spell out exceptions.
@@ -135,9 +139,16 @@ func parseEntries(list string, raw json.RawMessage) ([]Entry, error) {
 				errs = append(errs, &EntryError{list, i, host, e})
 			}
 		}
+		if entries[i].ServerID != 0 {
+			errs = append(errs, &EntryError{list, i, host, errServerIDInFile})
+		}
 	}
 	return entries, errors.Join(errs...)
 }
+
+// errServerIDInFile refuses a server id written in a plan or diff file: the files name servers
+// by hostname, and only kbv3_volume_info, which reads them, pairs names with ids.
+var errServerIDInFile = errors.New("server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages")
 
 // unjoin flattens joined errors so each problem carries its own entry prefix.
 func unjoin(err error) []error {
@@ -210,6 +221,9 @@ func (e Entry) problems() []error {
 		if err := checkVolumeName(e.Name()); err != nil {
 			errs = append(errs, fmt.Errorf("volume %q (derived from the hostname) %w", e.Name(), err))
 		}
+	}
+	if e.ServerID < 0 {
+		errs = append(errs, fmt.Errorf("server_id %d is not a server id", e.ServerID))
 	}
 	if e.Location != "" {
 		if err := checkLocation(e.Location); err != nil {

@@ -53,6 +53,9 @@ func TestParseErrors(t *testing.T) {
 		{"field names are case-sensitive",
 			entries(`{"hostname":"a-01","Size_GB":20}`),
 			[]string{`volumes[0] (a-01): unknown field "Size_GB"`}},
+		{"server_id in a plan file",
+			`{"version": 1, "volumes": [{"hostname": "a-01", "size_gb": 20, "server_id": 42}]}`,
+			[]string{`volumes[0] (a-01): server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages`}},
 		{"every unknown field of every entry",
 			entries(`{"hostname":"a-01","size":20,"mount":"/x"},{"hostname":"a-02","size_gb":20,"zone":"fsn1"}`),
 			[]string{

@@ -41,11 +41,14 @@ type attachTask struct {
 	where  string // how errors name it
 	name   string
 	server string
-	sv     *hcloud.Server
-	v      *hcloud.Volume // nil: the volume does not exist (yet)
-	before *State
-	move   bool // attached elsewhere, to be detached first
-	err    error
+	// serverID and location are the server's, when kbv3_volume_info resolved them already.
+	serverID int64
+	location string
+	sv       *hcloud.Server
+	v        *hcloud.Volume // nil: the volume does not exist (yet)
+	before   *State
+	move     bool // attached elsewhere, to be detached first
+	err      error
 }
 
 // Attach attaches every volume to its server: attached, already_attached, moved (from another
@@ -66,7 +69,11 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 	var want hz.SnapshotOpts
 	for _, t := range tasks {
 		want.Volumes = append(want.Volumes, t.name)
-		want.Servers = append(want.Servers, t.server)
+		if t.serverID > 0 {
+			want.Known = append(want.Known, hz.KnownServer{ID: t.serverID, Name: t.server, Location: t.location})
+		} else {
+			want.Servers = append(want.Servers, t.server)
+		}
 	}
 	snap, err := s.snapshot(ctx, want)
 	if err != nil {
@@ -136,7 +143,7 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	}
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
-		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname}
+		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location}
 	}
 	return tasks, plan.New(entries).Validate()
 }

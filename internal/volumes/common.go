@@ -355,6 +355,12 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 				errs = append(errs, fmt.Errorf("%s: %w", r, err))
 			}
 		}
+		switch {
+		case r.ServerID < 0:
+			errs = append(errs, fmt.Errorf("%s: server_id %d is not a server id", r, r.ServerID))
+		case r.ServerID > 0 && r.Server == "":
+			errs = append(errs, fmt.Errorf("%s: server_id needs server, the name it is the id of", r))
+		}
 		if r.SizeGB != 0 && (r.SizeGB < plan.MinSizeGB || r.SizeGB > plan.MaxSizeGB) {
 			errs = append(errs, fmt.Errorf("%s: size_gb %d is out of range %d..%d", r, r.SizeGB, plan.MinSizeGB, plan.MaxSizeGB))
 		}
@@ -376,7 +382,8 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 // snapshot checks against the volumes the names led to (listing every volume only when an id
 // is not among them, for a volume renamed since the list was made). The servers the entries
 // say the volumes were on are hints, read only for volumes still attached, so that their names
-// cost no listing of every server.
+// cost no listing of every server; with their ids (server_id, from kbv3_volume_info) they are
+// not read at all unless a volume turns out to be attached to another server.
 func refSnapshot(refs []ref) hz.SnapshotOpts {
 	var o hz.SnapshotOpts
 	for _, r := range refs {
@@ -391,6 +398,9 @@ func refSnapshot(refs []ref) hz.SnapshotOpts {
 		}
 		if r.Server != "" {
 			o.ServerHints = append(o.ServerHints, r.Server)
+			if r.ServerID > 0 {
+				o.Known = append(o.Known, hz.KnownServer{ID: r.ServerID, Name: r.Server})
+			}
 		}
 	}
 	return o

@@ -1,8 +1,10 @@
 package volumes
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -11,8 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keybuzz/kbv3/internal/ansible"
 	"github.com/keybuzz/kbv3/internal/plan"
 	"github.com/keybuzz/kbv3/internal/sim"
+	"github.com/keybuzz/kbv3/internal/sim/simtest"
 )
 
 // TestResetPH302 runs the stages of playbooks/volume_reset_v3.yml on the PH3-02 fleet, in
@@ -196,4 +200,90 @@ func TestFaults(t *testing.T) {
 		assert.Contains(t, string(data), `"outcome":"already_detached"`)
 		assert.Contains(t, string(data), `"module":"kbv3_volume_detach"`)
 	})
+}
+
+// TestStagesFromThePreparation runs the reset as playbooks/volume_reset_v3.yml does: stage 0
+// (info with plan_path and diff_path) decides the work, and each stage works through its todo
+// list in batches of 10. The todo entries carry the servers stage 0 resolved, so that no batch
+// reads the servers again: each batch call costs one volume list, its mutations and its polls.
+func TestStagesFromThePreparation(t *testing.T) {
+	r := newRig(t, sim.Config{})
+	dir := t.TempDir()
+	planPath, diffPath := "../../servers/volume_plan_v3.json", dir+"/volume_diff_v3.json"
+	p, err := plan.Load(planPath)
+	require.NoError(t, err)
+
+	info := func(args map[string]any) map[string]any {
+		t.Helper()
+		a := map[string]any{"api_token": simtest.Token, "api_endpoint": r.endpoint, "_ansible_module_name": InfoSpec.Name}
+		maps.Copy(a, args)
+		data, err := json.Marshal(a)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		ansible.Execute(t.Context(), InfoSpec, data, nil, &buf, Info)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &out), buf.String())
+		require.NotEqual(t, true, out["failed"], out["msg"])
+		return out
+	}
+	info(map[string]any{"plan": p.Volumes, "delete_names": []string{"vol-*"}, "diff_dest": diffPath})
+	out := info(map[string]any{"plan_path": planPath, "diff_path": diffPath})
+	b, err := json.Marshal(out["reset"])
+	require.NoError(t, err)
+	var prep Preparation
+	require.NoError(t, json.Unmarshal(b, &prep))
+	require.Len(t, prep.Todo.Detach, 40)
+	require.Len(t, prep.Todo.Create, 47)
+
+	servers := map[string]int64{}
+	locations := map[string]string{}
+	for _, sv := range r.sim.Store().State().Servers {
+		servers[sv.Name], locations[sv.Name] = sv.ID, sv.Location.Name
+	}
+	for _, e := range prep.Todo.Detach {
+		assert.Equal(t, servers[e.Server], e.ServerID, e.Name)
+	}
+	for _, e := range prep.Todo.Attach {
+		assert.Equal(t, servers[e.Hostname], e.ServerID, e.Hostname)
+		assert.Equal(t, locations[e.Hostname], e.Location, e.Hostname)
+	}
+	for i, e := range prep.Entries {
+		assert.Equal(t, p.Volumes[i], e, "the plan entries themselves are not changed")
+	}
+
+	asArgs := func(v any) []map[string]any {
+		var out []map[string]any
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &out))
+		return out
+	}
+	for _, s := range []struct {
+		name string
+		run  func(args map[string]any, check bool) outcome
+		list []map[string]any
+		args map[string]any
+	}{
+		{"detach", r.detach, asArgs(prep.Todo.Detach), nil},
+		{"delete", r.delete, asArgs(prep.Todo.Delete), map[string]any{"detach": true}},
+		{"create", r.create, asArgs(prep.Todo.Create), nil},
+		{"attach", r.attach, asArgs(prep.Todo.Attach), nil},
+	} {
+		before := r.sim.Stats().Requests.ByRoute
+		batches := 0
+		for i := 0; i < len(s.list); i += 10 {
+			args := map[string]any{"volumes": s.list[i:min(i+10, len(s.list))]}
+			maps.Copy(args, s.args)
+			out := s.run(args, false)
+			require.False(t, out.Failed, "%s: %s", s.name, out.Msg)
+			batches++
+		}
+		after := r.sim.Stats().Requests.ByRoute
+		assert.Equal(t, before["GET /v1/servers"], after["GET /v1/servers"], "%s: no server read", s.name)
+		assert.Equal(t, batches, after["GET /v1/volumes"]-before["GET /v1/volumes"], "%s: one volume list a batch", s.name)
+	}
+	vols := r.volumes()
+	for _, e := range p.Volumes {
+		assert.Equal(t, e.Hostname, vols[e.Name()].Server, e.Name())
+	}
 }

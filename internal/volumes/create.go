@@ -46,6 +46,7 @@ type createTask struct {
 	location string            // where it must be: asked for, or its server's
 	attachTo string            // single volume with server: created attached to it
 	host     string            // the server whose location it goes to ("" with location)
+	serverID int64             // host's id, when kbv3_volume_info resolved it already
 	labels   map[string]string // nil: not managed
 	v        *hcloud.Volume    // the existing volume, nil when it is to be created
 	before   *State
@@ -70,8 +71,15 @@ func Create(ctx context.Context, m *ansible.Module, o *CreateOptions) (*ansible.
 	var want hz.SnapshotOpts
 	for _, t := range tasks {
 		want.Volumes = append(want.Volumes, t.name)
+		switch {
+		case t.host == "":
+		case t.serverID > 0 && t.location != "":
+			// Resolved by kbv3_volume_info with the location taken from the server.
+			want.Known = append(want.Known, hz.KnownServer{ID: t.serverID, Name: t.host, Location: t.location})
+		default:
+			want.Servers = append(want.Servers, t.host)
+		}
 	}
-	want.Servers = o.servers()
 	snap, err := s.snapshot(ctx, want)
 	if err != nil {
 		return nil, err
@@ -110,7 +118,7 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 		for i, e := range o.Volumes {
 			tasks[i] = createTask{
 				where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname),
-				name:  e.Name(), size: e.SizeGB, location: e.Location, host: e.Hostname, labels: e.Labels,
+				name:  e.Name(), size: e.SizeGB, location: e.Location, host: e.Hostname, serverID: e.ServerID, labels: e.Labels,
 			}
 		}
 		return tasks, errors.Join(errs...)
@@ -129,18 +137,6 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 	return []createTask{t}, errors.Join(errs...)
 }
 
-// servers are the servers whose locations the call needs.
-func (o *CreateOptions) servers() []string {
-	if o.Server != "" {
-		return []string{o.Server}
-	}
-	var out []string
-	for _, e := range o.Volumes {
-		out = append(out, e.Hostname)
-	}
-	return out
-}
-
 // decide resolves where t's volume must be and checks an existing one against it. What it
 // finds wrong fails this volume only: the others of the call do not depend on it.
 func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
@@ -148,6 +144,10 @@ func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
 		sv := snap.Server(t.host)
 		if sv == nil {
 			t.err = fmt.Errorf("%s: server %s does not exist", t.where, t.host)
+			return
+		}
+		if t.serverID > 0 && sv.ID != t.serverID {
+			t.err = fmt.Errorf("%s: server_id %d is not the id of server %s (%d)", t.where, t.serverID, t.host, sv.ID)
 			return
 		}
 		loc := ""

@@ -1,7 +1,9 @@
 package volumes
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -49,6 +51,9 @@ func loadReset(planPath, diffPath string) (*plan.Plan, *plan.Diff, error) {
 		return nil, nil, fmt.Errorf("plan_path %s: %w", planPath, err)
 	}
 	d, err := plan.LoadDiff(diffPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("diff_path %s does not exist: compute it with playbooks/volume_diff_v3.yml, review it, then run the reset again; the reset deletes only what that file lists", diffPath)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("diff_path: %w", err)
 	}
@@ -121,6 +126,9 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, hosts, inventory []s
 			refusals = append(refusals, err.Error())
 		case v == nil:
 		default:
+			if v.Server != nil && e.Server != "" && snap.ServerName(v) == e.Server {
+				e.ServerID = v.Server.ID
+			}
 			prep.Todo.Delete = append(prep.Todo.Delete, e)
 			if v.Server != nil {
 				prep.Todo.Detach = append(prep.Todo.Detach, e)
@@ -133,6 +141,14 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, hosts, inventory []s
 	}
 
 	for _, e := range prep.Entries {
+		// The stages get the server's id and location with the entry, so that no batch reads
+		// the servers again. An entry whose location disagrees with its server's goes without
+		// them: the create stage reads the server and fails that entry, naming both locations.
+		if sv := snap.Server(e.Hostname); sv != nil {
+			if loc := locationOfServer(sv); e.Location == "" || e.Location == loc {
+				e.ServerID, e.Location = sv.ID, loc
+			}
+		}
 		v := snap.Volume(e.Name())
 		if v == nil {
 			prep.Todo.Create = append(prep.Todo.Create, e)

@@ -36,6 +36,7 @@ options:
     description:
       - File to which one JSON line per API operation is appended (time, module, volume, id,
         server, action_id, outcome, attempt, error). The token is never written.
+      - Its parent directories are created.
     type: path
 notes:
   - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
