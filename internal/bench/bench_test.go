@@ -139,3 +139,43 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("String() = %s, want %s", got, want)
 	}
 }
+
+func TestMissedReading(t *testing.T) {
+	work := Work{Detach: 40, Delete: 40, Create: 47, Attach: 47, VolumesBefore: 41, Servers: 47, VolumesAfter: 48}
+	way := func(name string, wall time.Duration, requests int) *WayResult {
+		w := &WayResult{Name: name, Title: name, Work: work, Measure: Measure{Wall: wall}}
+		w.Stats.Requests.Total = requests
+		if name == "kbv3" {
+			b := ComputeBound(work, 10, defaultTimes)
+			w.Bound = &b
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name          string
+		kbv3, off, cl time.Duration
+		want          []string
+	}{
+		{"both met", 34 * time.Second, 200 * time.Second, 35 * time.Second, nil},
+		// 90 s / 5 = 18 s: below the 32 s that 320 s of action time in 10 slots needs.
+		{"5x out of reach, slower than the CLI", 35 * time.Second, 90 * time.Second, 34 * time.Second,
+			[]string{"finishing in 18.0 s", "shared among 10 slots, 32.0 s", "out of reach", "No more wall time than the CLI loop", "CLI loop took 0.8 s over the 33.2 s bound, kbv3 1.8 s"}},
+		// 165 s / 5 = 33 s: above the floor, below the serial bound: only overlapping stages.
+		{"5x needs overlapping stages", 34 * time.Second, 165 * time.Second, 40 * time.Second,
+			[]string{"finishing in 33.0 s", "overlapping the stages"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &Report{Opts: Options{Batch: 10}, ActionTimes: defaultTimes,
+				Ways: []*WayResult{way("kbv3", tc.kbv3, 220), way("official", tc.off, 1157), way("cli", tc.cl, 968)}}
+			got := strings.Join(rep.missedReading(), "\n")
+			if tc.want == nil && got != "" {
+				t.Errorf("nothing missed, yet: %s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("reading lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
