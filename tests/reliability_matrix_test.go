@@ -27,13 +27,16 @@ import (
 
 // Stages, by the request that singles them out.
 const (
-	stRead   = "read (every stage's listing)"
-	stDetach = "detach"
-	stDelete = "delete"
-	stCreate = "create"
-	stAttach = "attach"
-	stPoll   = "action polling"
-	stAll    = "all"
+	stRead = "read (every stage's listing)"
+	// The servers are read by stage 0 and the verification only: stage 0 hands their ids to
+	// the batches.
+	stServers = "server read (stage 0 and the verification)"
+	stDetach  = "detach"
+	stDelete  = "delete"
+	stCreate  = "create"
+	stAttach  = "attach"
+	stPoll    = "action polling"
+	stAll     = "all"
 )
 
 type relExpect int
@@ -80,6 +83,8 @@ func relRoute(stage, id string) (method, path string) {
 	switch stage {
 	case stRead:
 		return "GET", "/v1/volumes"
+	case stServers:
+		return "GET", "/v1/servers"
 	case stDetach:
 		return "POST", "/v1/volumes/" + id + "/actions/detach"
 	case stDelete:
@@ -158,6 +163,15 @@ func relMatrix() []relCase {
 			cause: regexp.MustCompile(`(?i)deadline|timed out|timeout|still running`), stageTimeout: 8,
 			rules: rule(st, simproc.Fault{Effect: "action_stuck", Nth: 1, Count: 1}, false)})
 	}
+	// Faults on the servers' listing: stage 0 retries through a burst, and when the listing
+	// keeps failing the run stops there, before any change.
+	cases = append(cases,
+		relCase{fault: "429 burst (4)", stage: stServers, expect: expRecover, retries: true,
+			rules: rule(stServers, simproc.Fault{Status: 429, Code: "rate_limit_exceeded", Nth: 1, Count: 4}, false)},
+		relCase{fault: "500, every request", stage: stServers, expect: expFail, retries: true, stageTimeout: 8,
+			cause: regexp.MustCompile(`server_error|500`), rules: rule(stServers, simproc.Fault{Status: 500}, false)},
+		relCase{fault: "dropped connection (3)", stage: stServers, expect: expRecover, retries: true,
+			rules: rule(stServers, simproc.Fault{Effect: "drop", Nth: 1, Count: 3}, false)})
 	cases = append(cases, relCase{fault: "401, token refused", stage: stAll, expect: expFail, badToken: true,
 		cause: regexp.MustCompile(`unauthorized|401`)})
 	return cases
@@ -370,7 +384,8 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 					problem("volume %s failed (operation log) but the account does not name it", e.Volume)
 				}
 			}
-			if c.stage != stRead && c.stage != stAll && len(relAccountVolumes(joined, f, deletes)) == 0 {
+			// A listing that keeps failing stops the run before any volume is touched.
+			if c.stage != stRead && c.stage != stServers && c.stage != stAll && len(relAccountVolumes(joined, f, deletes)) == 0 {
 				problem("the account names no volume: %s", joined)
 			}
 		}

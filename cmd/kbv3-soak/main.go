@@ -166,7 +166,7 @@ func renderDoc(in, out string) error {
 			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.FaultHits, c.Retries, c.MaxAttempt, esc(rerun))
 	}
 	p("\n%d of %d cases passed every check.\n\n", len(m.Cases)-failed, len(m.Cases))
-	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (stage 0 meets it first); ")
+	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (stage 0 meets it first); *server read* faults `GET /v1/servers`, which only stage 0 and the verification send (stage 0 hands the servers' ids to the batches); ")
 	p("*detach*, *delete*, *create*, *attach* fault that stage's request (for every volume, or, for the persistent server ")
 	p("errors of detach and delete, one volume: `vol-db-01`); *action polling* faults `GET /v1/actions`. ")
 	p("A burst `(n)` hits the first n matching requests; *every request* never stops. An action that never finishes keeps ")
