@@ -1,5 +1,5 @@
-// Package bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim three ways (kbv3, the
-// official collection hetzner.hcloud, the report's hcloud CLI loop), measures each (wall time,
+// Package bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim four ways (kbv3, the
+// official collection hetzner.hcloud written two ways, the report's hcloud CLI loop), measures each (wall time,
 // requests by kind from the simulator's counters, 429s, peak memory, end state against the
 // plan), measures the extras (no-op rerun, --check, module start-up, a generated fleet, the
 // simulator's own throughput) and writes docs/BENCHMARKS.md.
@@ -21,7 +21,7 @@ import (
 
 // Ways and extras, in the order they run.
 var (
-	AllWays   = []string{"kbv3", "official", "cli"}
+	AllWays   = []string{"kbv3", "official", "official-hosts", "cli"}
 	AllExtras = []string{"noop", "check", "startup", "big", "simrps"}
 )
 
@@ -300,12 +300,16 @@ func (r *runner) wayCmd(way, dir string, extra ...string) (Cmd, error) {
 			return c, err
 		}
 		c.Argv = append([]string{"ansible-playbook", "playbooks/volume_reset_v3.yml", "-e", "@" + vars}, extra...)
-	case "official":
+	case "official", "official-hosts":
 		vars, err := writeVars(dir, map[string]any{"diff_path": diff, "snapshot_path": snapshot, "batch_size": r.opts.Batch})
 		if err != nil {
 			return c, err
 		}
-		c.Argv = append([]string{"ansible-playbook", "bench/official/volume_reset_official.yml", "-e", "@" + vars}, extra...)
+		book := "bench/official/volume_reset_official.yml"
+		if way == "official-hosts" {
+			book = "bench/official/volume_reset_official_hosts.yml"
+		}
+		c.Argv = append([]string{"ansible-playbook", book, "-e", "@" + vars}, extra...)
 	case "cli":
 		c.Env = append(c.Env, fmt.Sprintf("BATCH_SIZE=%d", r.opts.Batch))
 		c.Argv = []string{"bash", "bench/cli/volume_reset_cli.sh", r.planPath, diff, snapshot}
@@ -316,13 +320,14 @@ func (r *runner) wayCmd(way, dir string, extra ...string) (Cmd, error) {
 }
 
 var wayTitles = map[string]string{
-	"kbv3":       "kbv3 (volume_reset_v3.yml)",
-	"official":   "hetzner.hcloud 1.11 playbook",
-	"cli":        "hcloud CLI Bash loop",
-	"noop":       "kbv3 no-op rerun (same diff)",
-	"noop-fresh": "kbv3 no-op rerun (fresh diff)",
-	"check":      "kbv3 --check, fresh fleet",
-	"big":        "kbv3, generated fleet",
+	"kbv3":           "kbv3 (volume_reset_v3.yml)",
+	"official":       "hetzner.hcloud 1.11, async batches",
+	"official-hosts": "hetzner.hcloud 1.11, serial host batches",
+	"cli":            "hcloud CLI Bash loop",
+	"noop":           "kbv3 no-op rerun (same diff)",
+	"noop-fresh":     "kbv3 no-op rerun (fresh diff)",
+	"check":          "kbv3 --check, fresh fleet",
+	"big":            "kbv3, generated fleet",
 }
 
 // measure runs c and reads the counters and the end state.

@@ -179,3 +179,32 @@ func TestMissedReading(t *testing.T) {
 		})
 	}
 }
+
+func TestOfficialIsTheFasterPeerThatSucceeded(t *testing.T) {
+	ok := func(name string, wall time.Duration) *WayResult {
+		return &WayResult{Name: name, Title: name, Measure: Measure{Wall: wall}}
+	}
+	failed := ok("official-hosts", time.Second)
+	failed.Problems = []string{"vol-x is left"}
+	for _, tc := range []struct {
+		name string
+		ways []*WayResult
+		want string
+	}{
+		{"hosts faster", []*WayResult{ok("official", 97*time.Second), ok("official-hosts", 87*time.Second)}, "official-hosts"},
+		{"async faster", []*WayResult{ok("official", 80*time.Second), ok("official-hosts", 87*time.Second)}, "official"},
+		{"a failed run is no peer", []*WayResult{ok("official", 97*time.Second), failed}, "official"},
+		{"none", []*WayResult{ok("kbv3", time.Second)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := (&Report{Ways: tc.ways}).official()
+			name := ""
+			if got != nil {
+				name = got.Name
+			}
+			if name != tc.want {
+				t.Errorf("official() = %q, want %q", name, tc.want)
+			}
+		})
+	}
+}

@@ -126,6 +126,22 @@ func boundTable(b *strings.Builder, runs []*WayResult) {
 
 type target struct{ name, measured, result string }
 
+// official is the official collection's fastest way that ran and ended in the planned state:
+// kbv3 is held to the strongest of the playbooks a user of that collection would write.
+func (rep *Report) official() *WayResult {
+	var best *WayResult
+	for _, name := range []string{"official", "official-hosts"} {
+		w := rep.Find(name)
+		if !ran(w) || !w.OK() {
+			continue
+		}
+		if best == nil || w.Measure.Wall < best.Measure.Wall {
+			best = w
+		}
+	}
+	return best
+}
+
 func passMiss(ok bool) string {
 	if ok {
 		return "met"
@@ -135,7 +151,7 @@ func passMiss(ok bool) string {
 
 func (rep *Report) targets() []target {
 	var ts []target
-	k, off, cli, noop := rep.Find("kbv3"), rep.Find("official"), rep.Find("cli"), rep.Find("noop")
+	k, off, cli, noop := rep.Find("kbv3"), rep.official(), rep.Find("cli"), rep.Find("noop")
 	if ran(k) && k.Bound != nil {
 		tr := k.Measure.Wall.Seconds() / k.Bound.Time.Seconds()
 		rr := float64(k.Stats.Requests.Total) / float64(k.Bound.Requests)
@@ -147,8 +163,8 @@ func (rep *Report) targets() []target {
 		sp := off.Measure.Wall.Seconds() / k.Measure.Wall.Seconds()
 		fr := float64(off.Stats.Requests.Total) / float64(max(k.Stats.Requests.Total, 1))
 		ts = append(ts,
-			target{"≥5× faster than the official collection", fmt.Sprintf("%s / %s = %.1f×", secs(off.Measure.Wall), secs(k.Measure.Wall), sp), passMiss(sp >= 5 && k.OK())},
-			target{"≥3× fewer requests than the official collection", fmt.Sprintf("%d / %d = %.1f×", off.Stats.Requests.Total, k.Stats.Requests.Total, fr), passMiss(fr >= 3 && k.OK())})
+			target{"≥5× faster than the official collection", fmt.Sprintf("%s / %s = %.1f× (%s)", secs(off.Measure.Wall), secs(k.Measure.Wall), sp, off.Title), passMiss(sp >= 5 && k.OK())},
+			target{"≥3× fewer requests than the official collection", fmt.Sprintf("%d / %d = %.1f× (%s)", off.Stats.Requests.Total, k.Stats.Requests.Total, fr, off.Title), passMiss(fr >= 3 && k.OK())})
 	}
 	if ran(k) && ran(cli) {
 		fewer := k.Stats.Requests.Total < cli.Stats.Requests.Total
@@ -166,7 +182,7 @@ func (rep *Report) targets() []target {
 // missedReading explains, from the measurements, each target of targets that was missed and
 // what a way of running the reset would have to give up to meet it.
 func (rep *Report) missedReading() []string {
-	k, off, cli := rep.Find("kbv3"), rep.Find("official"), rep.Find("cli")
+	k, off, cli := rep.Find("kbv3"), rep.official(), rep.Find("cli")
 	if !ran(k) || k.Bound == nil || rep.ActionTimes == nil {
 		return nil
 	}
@@ -180,10 +196,10 @@ func (rep *Report) missedReading() []string {
 			time.Duration(w.Create)*t["create_volume"] + time.Duration(w.Attach)*t["attach_volume"]
 		floor := total / time.Duration(batch)
 		need := off.Measure.Wall / 5
-		line := fmt.Sprintf("**≥5× faster than the official collection** means finishing in %s (a fifth of its %s). kbv3's floor is its time bound, %s: the stages in the report's order, in waves of %d. ",
-			secs(need), secs(off.Measure.Wall), secs(k.Bound.Time), batch)
+		line := fmt.Sprintf("**≥5× faster than the official collection** means finishing in %s (a fifth of the %s of %s). kbv3's floor is its time bound, %s: the stages in the report's order, in waves of %d. ",
+			secs(need), secs(off.Measure.Wall), off.Title, secs(k.Bound.Time), batch)
 		if need < floor {
-			line += fmt.Sprintf("Even with the stages overlapped in any order, at most %d actions at a time cannot take less than the work's action time shared among %d slots, %s, so %s is out of reach for any way that keeps the report's batches of %d; the official playbook itself runs at %.1f× the time bound.",
+			line += fmt.Sprintf("Even with the stages overlapped in any order, at most %d actions at a time cannot take less than the work's action time shared among %d slots, %s, so %s is out of reach for any way that keeps the report's batches of %d; that playbook itself runs at %.1f× the time bound.",
 				batch, batch, secs(floor), secs(need), batch, off.Measure.Wall.Seconds()/k.Bound.Time.Seconds())
 		} else if need < k.Bound.Time {
 			line += fmt.Sprintf("Finishing in %s would mean overlapping the stages (creating while the old volumes are still being detached and deleted), which kbv3 does not do: the old volumes are gone before any new one exists.", secs(need))
@@ -322,6 +338,12 @@ func (rep *Report) reading() []string {
 				fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
 			}
 			s.WriteString(": every volume is one module run plus its async_status checks, each handled by the controller one after the other, and every module looks its volume (and server, location) up by name and polls its own action every second (python3-hcloud's interval).")
+		case "official-hosts":
+			fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
+			if pyStart > 0 {
+				fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
+			}
+			s.WriteString(": one play per stage, each over the inventory in `serial` batches of 10 hosts whose module runs go in parallel (forks = 10); a batch waits for its slowest host, and the hosts without an old volume still cost their batch a task each. Every module looks its volume (and server, location) up by name and polls its own action every second.")
 		case "cli":
 			fmt.Fprintf(&s, " It started %d processes: one hcloud process per volume and stage, each looking its volume or server up and polling its own action every 500 ms; the batch waits for its slowest command.", w.Measure.Procs)
 		case "kbv3":
@@ -424,7 +446,7 @@ func (rep *Report) Markdown() string {
 	b.WriteString("# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Generated by `make bench` (`cmd/kbv3-bench`, package `internal/bench`) on %s, in %s. Do not edit by hand: run `make bench` again.\n\n",
 		rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Elapsed.Round(time.Second))
-	b.WriteString("The PH3-02 reset (detach and delete the 40 old `vol-*` volumes, create the 47 `kbv3-<hostname>-data` volumes of `servers/volume_plan_v3.json`, attach each to its server, batches of " + fmt.Sprint(rep.Opts.Batch) + ") done three ways against one `hcloud-sim`, with the same settings for all: kbv3 (`playbooks/volume_reset_v3.yml`), the official collection hetzner.hcloud from Debian's `ansible` package (`bench/official/volume_reset_official.yml`), and the report's own way, the `hcloud` CLI in a Bash loop (`bench/cli/volume_reset_cli.sh`).\n\n")
+	b.WriteString("The PH3-02 reset (detach and delete the 40 old `vol-*` volumes, create the 47 `kbv3-<hostname>-data` volumes of `servers/volume_plan_v3.json`, attach each to its server, batches of " + fmt.Sprint(rep.Opts.Batch) + ") done four ways against one `hcloud-sim`, with the same settings for all: kbv3 (`playbooks/volume_reset_v3.yml`), the official collection hetzner.hcloud from Debian's `ansible` package, written the two ways a user of it would (`bench/official/volume_reset_official.yml`: loops of async module calls on the controller, ten at a time; `bench/official/volume_reset_official_hosts.yml`: a play per stage over the inventory in `serial` batches of ten hosts, forks 10; the targets hold kbv3 to the faster of the two), and the report's own way, the `hcloud` CLI in a Bash loop (`bench/cli/volume_reset_cli.sh`).\n\n")
 
 	b.WriteString("## Machine and settings\n\n")
 	fmt.Fprintf(&b, "* CPU: %s, `nproc` = %d; memory %s; %s.\n", m.CPU, m.NProc, m.Memory, m.Kernel)
@@ -443,7 +465,7 @@ func (rep *Report) Markdown() string {
 	b.WriteString("* Requests and their kinds come from `GET /_sim/stats` (`by_route`, `by_status`); the end state from `GET /_sim/state`: each plan volume exists once, with its size and its server's location, attached to its server; no `vol-*` is left; every other volume (`keybuzz-archive-01`) is untouched; nothing else exists.\n")
 	b.WriteString("* Memory: *peak RSS, whole tree* is the largest sum of the resident sets of all the run's processes at one moment, sampled from `/proc` every 50 ms; processes are found by an environment variable they inherit, so Ansible's async jobs, which leave the process group, are counted. *Largest process* is `wait4`'s `ru_maxrss` of the run: the largest resident set of a single process among the command and the descendants it waited for (Linux gives the maximum, not a sum, and not the async jobs). *Processes* is how many distinct processes the sampler saw (a process living under 50 ms can be missed). *CPU time* is `wait4`'s user plus system time of the run (again without the async jobs); *load before* is the 1-minute load average just before the run, a sign of other work on the machine.\n\n")
 
-	b.WriteString("## The reset, three ways\n\n")
+	b.WriteString("## The reset, four ways\n\n")
 	mainTable(&b, rep.Ways)
 	if ts := rep.targets(); len(ts) > 0 {
 		b.WriteString("\n### Targets\n\n")
