@@ -52,7 +52,8 @@ echo "Stage 1: snapshot the existing volumes"
 hcloud volume list -o json >"$snapshot"
 
 echo "Stage 2: detach the old volumes"
-run_batches detach < <(jq -r '.delete[] | "hcloud volume detach \(.id)"' "$diff")
+# Only those the review saw attached: the API refuses to detach a detached volume.
+run_batches detach < <(jq -r '.delete[] | select(.server // "" | length > 0) | "hcloud volume detach \(.id)"' "$diff")
 
 echo "Stage 3: delete the old volumes"
 run_batches delete < <(jq -r '.delete[] | "hcloud volume delete \(.id)"' "$diff")
