@@ -71,9 +71,6 @@ type Snapshot struct {
 	allVolumes    bool            // every volume (of the selector) is known
 	allServers    bool
 	labelSelector string
-	// asked tells the volumes the call is about from the others a page happened to hold,
-	// whose servers need no name.
-	asked func(*hcloud.Volume) bool
 }
 
 // Snapshot reads the volumes and servers opts name, with list requests only, as few as the
@@ -158,14 +155,16 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		s.addServer(sv)
 	}
 	s.allServers = all
-	s.asked = func(v *hcloud.Volume) bool {
+	// The volumes the call is about, not the others a page happened to hold: only their
+	// servers need a name.
+	asked := func(v *hcloud.Volume) bool {
 		return opts.AllVolumes || s.lookedUp[v.Name] || slices.Contains(opts.IDs, v.ID)
 	}
 	// A volume attached to a server nobody named needs that server's name: the hints first
 	// (the servers a list says the volumes are on), then, if a name is still missing, the
 	// listing, which alone maps an id to a name. Volumes attached to no server cost nothing.
 	for _, names := range [][]string{unique(opts.ServerHints), nil} {
-		if s.allServers || !s.unnamedServers() {
+		if s.allServers || !s.unnamedServers(asked) {
 			break
 		}
 		svs, all, err := serverLister.read(ctx, c, names, names == nil)
@@ -217,9 +216,9 @@ func (s *Snapshot) addServer(sv *hcloud.Server) {
 
 // unnamedServers reports whether a volume the call asked for is attached to a server whose
 // name is unknown.
-func (s *Snapshot) unnamedServers() bool {
+func (s *Snapshot) unnamedServers(asked func(*hcloud.Volume) bool) bool {
 	for _, v := range s.volumes {
-		if v.Server != nil && s.serverNames[v.Server.ID] == "" && s.asked(v) {
+		if v.Server != nil && s.serverNames[v.Server.ID] == "" && asked(v) {
 			return true
 		}
 	}
