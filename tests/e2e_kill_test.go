@@ -47,7 +47,7 @@ wait:
 	require.True(t, killed, "the playbook was not caught in the attach stage\n%s", first.Summary())
 	require.Error(t, first.Err, "a killed ansible-playbook exits non-zero")
 	assert.Empty(t, first.Recap, "a killed play prints no recap")
-	assert.Contains(t, first.Output, "TASK [Stage 4, attach")
+	assert.Contains(t, first.Output, "TASK [Stage 3, attach")
 
 	mid := env.State()
 	attached := 0

@@ -70,15 +70,15 @@ func e2eStage(t *testing.T, r *e2e.Run, n int) e2e.Task {
 	return task
 }
 
-// e2eActions are the item actions of stages 1 to 4 (detach, delete, create, attach); a stage
+// e2eActions are the item actions of stages 1 to 4 (create, detach, attach, delete); a stage
 // with nothing to do has none.
 func e2eActions(t *testing.T, r *e2e.Run) map[string]map[string]int {
 	t.Helper()
 	return map[string]map[string]int{
-		"detach": e2eStageActions(r, 1),
-		"delete": e2eStageActions(r, 2),
-		"create": e2eStageActions(r, 3),
-		"attach": e2eStageActions(r, 4),
+		"create": e2eStageActions(r, 1),
+		"detach": e2eStageActions(r, 2),
+		"attach": e2eStageActions(r, 3),
+		"delete": e2eStageActions(r, 4),
 	}
 }
 

@@ -54,9 +54,12 @@ type Options struct {
 	PollInterval time.Duration
 	FirstPoll    time.Duration
 
-	// MaxRetries bounds the retries of one request after a transient failure
-	// (DefaultMaxRetries; negative for none). Backoff gives the delay before retry n, from 0
-	// (exponential from 500ms, capped at 10s, with jitter, when nil).
+	// MaxRetries bounds the retries of one request after a transient failure (locked,
+	// conflict, 429, 5xx, a lost connection); negative for none. Zero, the default, retries
+	// until the context's deadline, so that a 30 s lock or a minute of 503s does not fail a
+	// call with minutes left; a context without a deadline then gets DefaultMaxRetries.
+	// Backoff gives the delay before retry n, from 0 (exponential from 500ms, capped at 10s,
+	// with jitter, when nil).
 	MaxRetries int
 	Backoff    func(retry int) time.Duration
 
@@ -122,6 +125,7 @@ type Client struct {
 	hc             *hcloud.Client
 	log            *oplog.Logger
 	maxRetries     int
+	untilDeadline  bool // retries are bounded by the context's deadline, not maxRetries
 	backoff        func(int) time.Duration
 	requestTimeout time.Duration
 	pacer          *pacer // nil when pacing is off
@@ -145,6 +149,7 @@ func New(o Options) (*Client, error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = DefaultPollInterval
 	}
+	untilDeadline := o.MaxRetries == 0
 	switch {
 	case o.MaxRetries == 0:
 		o.MaxRetries = DefaultMaxRetries
@@ -187,6 +192,7 @@ func New(o Options) (*Client, error) {
 		log:            o.Log,
 		pacer:          p,
 		maxRetries:     o.MaxRetries,
+		untilDeadline:  untilDeadline,
 		backoff:        o.Backoff,
 		requestTimeout: o.RequestTimeout,
 	}

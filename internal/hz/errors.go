@@ -2,11 +2,15 @@ package hz
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -116,6 +120,23 @@ const (
 
 // classify sorts the error of one attempt; resp is its response, if any. parent is the caller's
 // context: when it is done the error is final whatever it looks like.
+// unreachable reports errors that no retry can mend within a call: a name that does not
+// resolve, a refused connection, TLS spoken to a plain-HTTP endpoint or a certificate that does
+// not verify. They point at api_endpoint (or HCLOUD_ENDPOINT), and no request reached the API.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
+		return true
+	}
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &certErr) || errors.As(err, &recordErr) ||
+		errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
 func classify(parent context.Context, resp *hcloud.Response, err error) class {
 	if err == nil || parent.Err() != nil || errors.Is(err, errPaceDeadline) {
 		return permanent
@@ -143,6 +164,9 @@ func classify(parent context.Context, resp *hcloud.Response, err error) class {
 		case code >= 500:
 			return unknown
 		}
+		return permanent
+	}
+	if unreachable(err) {
 		return permanent
 	}
 	// Our per-attempt timeout, a dropped connection, a reset, a truncated body: the request

@@ -115,9 +115,13 @@ func (c *Client) run(ctx context.Context, m mutation) (actions []*hcloud.Action,
 }
 
 // retryable says whether to retry after the given failed attempt, and after how long: never
-// past the attempt budget, never into a sleep that would end after ctx's deadline.
+// past the attempt budget (the deadline, by default), never into a sleep that would end after
+// ctx's deadline.
 func (c *Client) retryable(ctx context.Context, cls class, attempt int) (time.Duration, bool) {
-	if cls == permanent || attempt > c.maxRetries || ctx.Err() != nil {
+	if cls == permanent || ctx.Err() != nil {
+		return 0, false
+	}
+	if _, bounded := ctx.Deadline(); attempt > c.maxRetries && !(c.untilDeadline && bounded) {
 		return 0, false
 	}
 	wait := c.backoff(attempt - 1)

@@ -482,6 +482,13 @@ func fixed(v *hcloud.Volume) func(bool) *hcloud.Volume {
 	return func(bool) *hcloud.Volume { return v }
 }
 
+// Predict records a check-mode outcome that the caller decided without an operation of this
+// package (a delete of a volume an earlier task of the run would have detached, an attach of a
+// volume an earlier task would have created), so that the log shows every prediction.
+func (c *Client) Predict(s *Snapshot, name string, outcome Outcome) {
+	_, _ = c.noop(s, name, s.Volume(name), outcome)
+}
+
 // noop records and returns an outcome reached without a request.
 func (c *Client) noop(s *Snapshot, name string, v *hcloud.Volume, outcome Outcome) (Result, error) {
 	e := c.entry(s, name, v)

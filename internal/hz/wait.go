@@ -229,7 +229,10 @@ func (w *waiter) poll(ids []int64, failures int) error {
 	actions, resp, err := w.c.hc.Action.List(ctx, hcloud.ActionListOpts{ID: ids})
 	if err != nil {
 		cls := classify(parent, resp, err)
-		if cls != permanent && failures < w.c.maxRetries {
+		// Every wait leaves at its own deadline, so by default a failing poll is tried again at
+		// the next tick for as long as anyone waits (an API outage of a minute must not fail
+		// actions that are running fine).
+		if cls != permanent && (w.c.untilDeadline || failures < w.c.maxRetries) {
 			w.c.log.Write(oplog.Entry{Volume: "poll actions", Outcome: logRetry, Attempt: failures + 1, Error: err.Error()})
 			return err
 		}

@@ -26,6 +26,10 @@ type Entry struct {
 	Outcome  string    `json:"outcome"`
 	Attempt  int       `json:"attempt"`
 	Error    string    `json:"error"`
+	// RunID and CheckMode tell which run wrote the line: runs share log_path, and a check-mode
+	// run's would_* lines must not be read as changes.
+	RunID     string `json:"run_id,omitempty"`
+	CheckMode bool   `json:"check_mode"`
 }
 
 // Logger appends entries to one file. A nil *Logger discards everything, so callers need no
@@ -37,6 +41,18 @@ type Logger struct {
 	secrets []string
 	now     func() time.Time
 	err     error // the first write error, reported by Close
+	runID   string
+	check   bool
+}
+
+// SetRun stamps every later entry with the run's id and whether it is a check-mode run.
+func (l *Logger) SetRun(runID string, checkMode bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.runID, l.check = runID, checkMode
 }
 
 // Open opens (creating it if needed) the log at path for appending. module fills Entry.Module
@@ -78,6 +94,9 @@ func (l *Logger) Write(e Entry) {
 	if e.Module == "" {
 		e.Module = l.module
 	}
+	l.mu.Lock()
+	e.RunID, e.CheckMode = l.runID, l.check
+	l.mu.Unlock()
 	b, err := json.Marshal(e)
 	if err != nil {
 		return // cannot happen: Entry has only plain fields

@@ -9,13 +9,20 @@ import (
 	"slices"
 )
 
-// DeleteEntry names one volume approved for deletion. The delete module acts on the id and
-// checks the name against the live volume, so a reused id cannot delete the wrong volume.
+// DeleteEntry names one volume approved for deletion, as the reviewer saw it. The delete module
+// acts on the id and checks the name against the live volume, so a reused id cannot delete the
+// wrong volume; it also checks the size and the attachment, so that a volume that changed since
+// the review (resized, attached, moved) is refused, never detached from a server nobody saw it
+// on. A diff file records the attachment explicitly: Server, or Detached when it had none.
 type DeleteEntry struct {
 	ID     int64  `json:"id" mapstructure:"id"`
 	Name   string `json:"name" mapstructure:"name"`
 	Server string `json:"server,omitempty" mapstructure:"server"`
-	SizeGB int    `json:"size_gb,omitempty" mapstructure:"size_gb"`
+	// Detached says the reviewer saw the volume attached to no server: a volume found attached
+	// is refused. Without Server or Detached (a module task written by hand) the attachment is
+	// not checked; diff files must say one or the other.
+	Detached bool `json:"detached,omitempty" mapstructure:"detached"`
+	SizeGB   int  `json:"size_gb,omitempty" mapstructure:"size_gb"`
 	// ServerID is the id of Server, as kbv3_volume_info found the volume attached to it, so
 	// that the stages name the server without reading the servers again. Not part of a diff
 	// file: the reviewer approved names.
@@ -35,8 +42,12 @@ type Live struct {
 }
 
 func (v Live) deleteEntry() DeleteEntry {
-	return DeleteEntry{ID: v.ID, Name: v.Name, Server: v.Server, SizeGB: v.SizeGB}
+	return DeleteEntry{ID: v.ID, Name: v.Name, Server: v.Server, Detached: v.Server == "", SizeGB: v.SizeGB}
 }
+
+// Host is the plan host whose stages the entry belongs to: the server the reviewer saw the
+// volume attached to, or "" for a volume seen detached, which belongs to no host.
+func (e DeleteEntry) Host() string { return e.Server }
 
 // Match is a plan volume that exists and is as planned: right size and location, attached to
 // its server or detached (attaching is the attach module's job, not a disagreement). It is flat,
@@ -325,14 +336,33 @@ func (d *Diff) Validate(p *Plan) error {
 		if protected[e.ID] && e.ID > 0 {
 			problems = append(problems, errors.New("is also listed as protected"))
 		}
-		if e.SizeGB != 0 && (e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB) {
+		switch {
+		case e.SizeGB == 0:
+			problems = append(problems, errors.New("size_gb is missing: the size the reviewer saw is checked before the delete (recompute the diff with volume_diff_v3.yml)"))
+		case e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB:
 			problems = append(problems, fmt.Errorf("size_gb %d is out of range %d..%d", e.SizeGB, MinSizeGB, MaxSizeGB))
+		}
+		switch {
+		case e.Server == "" && !e.Detached:
+			problems = append(problems, errors.New(`the attachment is not recorded: "server" (the server it was attached to) or "detached": true (recompute the diff with volume_diff_v3.yml)`))
+		case e.Server != "" && e.Detached:
+			problems = append(problems, fmt.Errorf(`"server": %q and "detached": true contradict each other`, e.Server))
 		}
 		if e.ServerID != 0 {
 			problems = append(problems, errServerIDInFile)
 		}
 		for _, err := range problems {
 			errs = append(errs, fmt.Errorf("delete[%d] (%s): %w", i, deleteLabel(e), err))
+		}
+	}
+	if p != nil && !d.Selector.Empty() {
+		for i, e := range p.Volumes {
+			// The selector chooses what is old; a plan volume it matches would be a candidate
+			// for deletion the moment the diff is computed again.
+			if d.Selector.Matches(Live{Name: e.Name(), Labels: e.Labels}) {
+				errs = append(errs, &EntryError{"volumes", i, e.Hostname, fmt.Errorf(
+					"volume %s matches the diff's delete selector: narrow delete_patterns or delete_label_selector (or rename the plan volume) and compute the diff again", e.Name())})
+			}
 		}
 	}
 	for i, e := range d.Create {

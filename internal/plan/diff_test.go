@@ -60,7 +60,7 @@ func TestCompute(t *testing.T) {
 				"server: plan c-01, live d-01",
 			},
 		}},
-		Protected: []plan.DeleteEntry{{ID: 6, Name: "vol-locked", SizeGB: 10}},
+		Protected: []plan.DeleteEntry{{ID: 6, Name: "vol-locked", Detached: true, SizeGB: 10}},
 	}, d)
 	require.NoError(t, d.Validate(p))
 	// Compute fills the create entry; the plan it was given stays as written.
@@ -69,21 +69,32 @@ func TestCompute(t *testing.T) {
 
 func TestComputeNeverDeletesAPlanVolume(t *testing.T) {
 	p, live, servers := smallFleet()
-	for _, sel := range []plan.Selector{
-		{Names: []string{"*"}},
-		{Names: []string{"kbv3-*"}},
-		{LabelSelector: "managed-by=kbv3"},
-		{LabelSelector: "!nothing"},
+	for _, tc := range []struct {
+		sel plan.Selector
+		// The reset refuses a diff whose selector matches the plan's own volumes (judged on
+		// their names and planned labels): it is too broad to review.
+		refused bool
+	}{
+		{plan.Selector{Names: []string{"*"}}, true},
+		{plan.Selector{Names: []string{"kbv3-*"}}, true},
+		{plan.Selector{LabelSelector: "managed-by=kbv3"}, false},
+		{plan.Selector{LabelSelector: "!nothing"}, true},
 	} {
-		t.Run(strings.Join(sel.Names, ",")+sel.LabelSelector, func(t *testing.T) {
-			d, err := plan.Compute(p, live, servers, sel)
+		t.Run(strings.Join(tc.sel.Names, ",")+tc.sel.LabelSelector, func(t *testing.T) {
+			d, err := plan.Compute(p, live, servers, tc.sel)
 			require.NoError(t, err)
 			for _, del := range d.Delete {
 				assert.False(t, strings.HasPrefix(del.Name, "kbv3-"), "plan volume %s in delete", del.Name)
 			}
 			assert.Len(t, d.Keep, 2)
 			assert.Len(t, d.Mismatch, 1)
-			require.NoError(t, d.Validate(p))
+			err = d.Validate(p)
+			if !tc.refused {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "volumes[0] (a-01): volume kbv3-a-01-data matches the diff's delete selector")
 		})
 	}
 }
@@ -203,10 +214,10 @@ func TestDiffRoundTrip(t *testing.T) {
 
 func TestLoadDiff(t *testing.T) {
 	path := t.TempDir() + "/diff.json"
-	write(t, path, `{"version": 1, "delete": [{"id": 1, "name": "vol-a"}]}`)
+	write(t, path, `{"version": 1, "delete": [{"id": 1, "name": "vol-a", "detached": true, "size_gb": 10}]}`)
 	d, err := plan.LoadDiff(path)
 	require.NoError(t, err)
-	assert.Equal(t, []plan.DeleteEntry{{ID: 1, Name: "vol-a"}}, d.Delete)
+	assert.Equal(t, []plan.DeleteEntry{{ID: 1, Name: "vol-a", Detached: true, SizeGB: 10}}, d.Delete)
 	require.NoError(t, d.Validate(nil))
 
 	write(t, path, `{"version": 1, "delete": [{"id": 1, "nmae": "vol-a"}]}`)
@@ -280,7 +291,7 @@ func TestDiffValidate(t *testing.T) {
 		return &plan.Diff{
 			Version:  1,
 			Selector: plan.Selector{Names: []string{"vol-*"}},
-			Delete:   []plan.DeleteEntry{{ID: 11, Name: "vol-a", Server: "foo", SizeGB: 10}, {ID: 12, Name: "vol-b"}},
+			Delete:   []plan.DeleteEntry{{ID: 11, Name: "vol-a", Server: "foo", SizeGB: 10}, {ID: 12, Name: "vol-b", Detached: true, SizeGB: 10}},
 			Create:   []plan.Entry{{Hostname: "foo", Volume: "kbv3-foo-data", SizeGB: 20, Location: "fsn1"}},
 			Keep:     []plan.Match{{Hostname: "bar", Volume: "kbv3-bar-data", ID: 5, SizeGB: 50, Location: "hel1", Server: "bar"}},
 		}
@@ -294,7 +305,7 @@ func TestDiffValidate(t *testing.T) {
 		{"empty delete list is fine", func(d *plan.Diff) { d.Delete = nil }, nil},
 		{"a diff that would delete a volume of the plan", func(d *plan.Diff) {
 			d.Selector.Names = nil
-			d.Delete = append(d.Delete, plan.DeleteEntry{ID: 17, Name: "kbv3-foo-data"})
+			d.Delete = append(d.Delete, plan.DeleteEntry{ID: 17, Name: "kbv3-foo-data", Detached: true, SizeGB: 10})
 		}, []string{
 			"delete[2] (id 17, kbv3-foo-data): is a volume of the plan",
 			`create[0] (foo): volume "kbv3-foo-data" is also in delete`,
@@ -376,7 +387,7 @@ func TestDiffValidate(t *testing.T) {
 		}, []string{"mismatch[0] (bar): id must be a positive volume id, got 0"}},
 		{"every problem at once", func(d *plan.Diff) {
 			d.Selector.Names = nil
-			d.Delete = []plan.DeleteEntry{{ID: 0, Name: "kbv3-foo-data"}, {ID: 3, Name: ""}, {ID: 3, Name: "old"}}
+			d.Delete = []plan.DeleteEntry{{ID: 0, Name: "kbv3-foo-data", Detached: true, SizeGB: 10}, {ID: 3, Name: "", Detached: true, SizeGB: 10}, {ID: 3, Name: "old", Detached: true, SizeGB: 10}}
 		}, []string{
 			"delete[0] (id 0, kbv3-foo-data): id must be a positive volume id, got 0",
 			"delete[0] (id 0, kbv3-foo-data): is a volume of the plan",
@@ -395,7 +406,7 @@ func TestDiffValidate(t *testing.T) {
 }
 
 func TestDiffValidateWithoutPlan(t *testing.T) {
-	d := &plan.Diff{Version: 1, Delete: []plan.DeleteEntry{{ID: 17, Name: "kbv3-foo-data"}},
+	d := &plan.Diff{Version: 1, Delete: []plan.DeleteEntry{{ID: 17, Name: "kbv3-foo-data", Detached: true, SizeGB: 10}},
 		Create: []plan.Entry{{Hostname: "x", SizeGB: 20, Location: "fsn1"}}}
 	// Without a plan only the diff's own consistency can be checked.
 	require.NoError(t, d.Validate(nil))

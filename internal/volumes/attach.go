@@ -89,6 +89,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 			return t.err
 		}
 		if t.v == nil { // check mode only: decide failed it otherwise
+			s.client.Predict(snap, t.name, hz.OutcomeWouldAttach)
 			it.setOutcome(hz.OutcomeWouldAttach)
 			it.diff = volumeDiff(t.name, nil, &State{Name: t.name, Location: it.Location, Server: t.server})
 			return nil
@@ -180,7 +181,7 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 
 // attachIdent is what an attach item shows before it runs: the volume with the server it goes to.
 func attachIdent(t attachTask) Item {
-	it := Item{Volume: t.name}
+	it := Item{Volume: t.name, Host: t.server}
 	it.describe(t.before)
 	if t.sv != nil && t.sv.Location != nil && it.Location == "" {
 		it.Location = t.sv.Location.Name

@@ -112,7 +112,7 @@ func TestAttachMissingVolume(t *testing.T) {
 	assert.Equal(t, []string{"would_attach"}, check.actions())
 	assert.True(t, check.Changed)
 	assert.False(t, check.Failed)
-	assert.Equal(t, Item{Volume: "kbv3-db-01-data", Server: "db-01", Location: "nbg1", Action: "would_attach", DurationMS: check.Volumes[0].DurationMS}, check.Volumes[0])
+	assert.Equal(t, Item{Volume: "kbv3-db-01-data", Server: "db-01", Location: "nbg1", Action: "would_attach", DurationMS: check.Volumes[0].DurationMS, Host: "db-01"}, check.Volumes[0])
 
 	out := r.attach(args, false)
 	assert.True(t, out.Failed)

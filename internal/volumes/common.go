@@ -8,9 +8,12 @@
 package volumes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +35,20 @@ type Common struct {
 	Timeout     int    `mapstructure:"timeout" ansible:"default=300"`
 	Concurrency int    `mapstructure:"concurrency" ansible:"default=10"`
 	LogPath     string `mapstructure:"log_path"`
+	// RunID stamps the operation log's lines (the reset playbook passes stage 0's).
+	RunID string `mapstructure:"run_id"`
+	// Deadline, in Unix seconds, ends the call earlier than timeout would: the reset playbook
+	// gives every batch of a stage the stage's deadline, so that a stage ends by stage_timeout
+	// however many batches it has.
+	Deadline int64 `mapstructure:"deadline"`
+	// SkipHosts are hosts that failed at an earlier stage: their volumes are reported skipped,
+	// without a request, so that one host's failure stays with that host.
+	SkipHosts []string `mapstructure:"skip_hosts"`
+}
+
+// endpoint is the API the call speaks to, for records (the token is never part of it).
+func (c Common) endpoint() string {
+	return cmp.Or(c.APIEndpoint, os.Getenv("HCLOUD_ENDPOINT"), hz.DefaultEndpoint)
 }
 
 // validate checks the options that need no request; hz.Options.Validate checks the rest.
@@ -43,6 +60,9 @@ func (c Common) validate() error {
 	if c.Concurrency < 1 || c.Concurrency > 50 {
 		errs = append(errs, fmt.Errorf("concurrency: must be between 1 and 50, got %d", c.Concurrency))
 	}
+	if c.Deadline < 0 {
+		errs = append(errs, fmt.Errorf("deadline: must be a Unix time in seconds, got %d", c.Deadline))
+	}
 	return errors.Join(errs...)
 }
 
@@ -52,16 +72,20 @@ var tuneClient func(*hz.Options)
 
 // session is one module call's connection: the client, the operation log and the deadline.
 type session struct {
-	m           *ansible.Module
 	client      *hz.Client
-	log         *oplog.Logger
 	concurrency int
+	skip        map[string]bool // hosts whose volumes are skipped (Common.SkipHosts)
 }
 
 // open validates the common options, registers the token as a secret, and returns the call's
 // context (bounded by timeout) and session. The caller must call close.
 func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *session, func(), error) {
 	m.AddSecret(c.APIToken)
+	if c.APIEndpoint == "" {
+		// api_endpoint: '' (a variable that templated to nothing) must not leave a rehearsal
+		// against HCLOUD_ENDPOINT for the real API.
+		c.APIEndpoint = os.Getenv("HCLOUD_ENDPOINT")
+	}
 	if err := c.validate(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -77,6 +101,7 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		}
 		log = l
 	}
+	log.SetRun(c.RunID, m.CheckMode)
 	opts.Log = log
 	if tuneClient != nil {
 		tuneClient(&opts)
@@ -86,8 +111,15 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		_ = log.Close()
 		return nil, nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Timeout)*time.Second)
-	s := &session{m: m, client: client, log: log, concurrency: c.Concurrency}
+	deadline := time.Now().Add(time.Duration(c.Timeout) * time.Second)
+	if d := time.Unix(c.Deadline, 0); c.Deadline > 0 && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}}
+	for _, h := range c.SkipHosts {
+		s.skip[h] = true
+	}
 	closeFn := func() {
 		cancel()
 		if err := log.Close(); err != nil {
@@ -117,6 +149,9 @@ type Item struct {
 	Action     string `json:"action"`
 	Error      string `json:"error,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+	// Host is the plan host the item belongs to: the entry's hostname, or for an old volume
+	// the server the reviewer saw it on ("" for one seen detached, which belongs to no host).
+	Host string `json:"host,omitempty"`
 
 	// changed is whether Action is (or in check mode would be) a change; diff is the volume's
 	// before and after, for diff mode. Neither is printed as such.
@@ -176,6 +211,11 @@ func (it *Item) set(action string, changed bool) {
 func runItems[T any](ctx context.Context, s *session, items []T, ident func(T) Item, fn func(ctx context.Context, item T, it *Item) error) []Item {
 	outcomes := batch.Run(ctx, items, s.concurrency, func(ctx context.Context, item T) (Item, error) {
 		it := ident(item)
+		if it.Host != "" && s.skip[it.Host] {
+			it.set(ActionSkipped, false)
+			it.Error = "not attempted: host " + it.Host + " failed at an earlier stage"
+			return it, nil
+		}
 		err := fn(ctx, item, &it)
 		return it, err
 	})
@@ -225,6 +265,7 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 			bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
 		}
 	}
+	r.Values["failed_hosts"] = failedHosts(items)
 	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
 	parts := make([]string, 0, len(order))
 	for _, a := range order {
@@ -238,6 +279,19 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 		r.Msg += "; " + strings.Join(bad, "; ")
 	}
 	return r
+}
+
+// failedHosts lists, sorted and once each, the hosts of the items that failed or were refused:
+// the reset playbook skips their later stages.
+func failedHosts(items []Item) []string {
+	out := []string{}
+	for _, it := range items {
+		if it.Host != "" && (it.Action == ActionFailed || it.Action == ActionRefused) && !slices.Contains(out, it.Host) {
+			out = append(out, it.Host)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // label names the item in msg: by name, or by id when only the id is known.

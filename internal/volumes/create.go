@@ -237,7 +237,7 @@ func (s *session) update(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 
 // createIdent is what a create item shows before it runs.
 func createIdent(t createTask) Item {
-	it := Item{Volume: t.name, Size: t.size, Location: t.location, Server: t.attachTo}
+	it := Item{Volume: t.name, Size: t.size, Location: t.location, Server: t.attachTo, Host: t.host}
 	it.describe(t.before)
 	return it
 }

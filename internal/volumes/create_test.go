@@ -37,7 +37,7 @@ func TestCreatePlanEntries(t *testing.T) {
 	assert.Equal(t, "nbg1", vols["kbv3-db-custom"].Location)
 	assert.Empty(t, vols["kbv3-db-custom"].Server)
 	it := out.item(t, "kbv3-app-01-data")
-	assert.Equal(t, Item{Volume: "kbv3-app-01-data", ID: vols["kbv3-app-01-data"].ID, Location: "fsn1", Size: 20, Action: "created", DurationMS: it.DurationMS}, it)
+	assert.Equal(t, Item{Volume: "kbv3-app-01-data", ID: vols["kbv3-app-01-data"].ID, Location: "fsn1", Size: 20, Action: "created", DurationMS: it.DurationMS, Host: "app-01"}, it)
 	require.Len(t, out.Diff, 2)
 	assert.Equal(t, map[string]any{}, out.Diff[0].Before)
 	assert.Equal(t, "fsn1", out.Diff[0].After.(map[string]any)["location"])
@@ -124,7 +124,7 @@ func TestCreateOneVolume(t *testing.T) {
 	check := r.create(args, true)
 	out := r.create(args, false)
 	assertPredicts(t, check, out)
-	assert.Equal(t, Item{Volume: "extra-01", ID: r.id("extra-01"), Server: "db-01", Location: "nbg1", Size: 15, Action: "created", DurationMS: out.Volumes[0].DurationMS}, out.Volumes[0])
+	assert.Equal(t, Item{Volume: "extra-01", ID: r.id("extra-01"), Server: "db-01", Location: "nbg1", Size: 15, Action: "created", DurationMS: out.Volumes[0].DurationMS, Host: "db-01"}, out.Volumes[0])
 	assert.Equal(t, "db-01", r.volumes()["extra-01"].Server, "created attached to its server")
 
 	out = r.create(map[string]any{"name": "extra-02", "size": 10, "location": "hel1"}, false)

@@ -2,6 +2,7 @@ package volumes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/keybuzz/kbv3/internal/ansible"
@@ -103,11 +104,10 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 // check returns why the entry must not be deleted, or nil. live is the volume the entry
 // designates.
 func (o *DeleteOptions) check(r ref, live *State) error {
+	if why := driftProblem(r, live); why != "" {
+		return errors.New(why)
+	}
 	switch {
-	case r.SizeGB != 0 && r.SizeGB != live.Size:
-		return fmt.Errorf("%s: the list says %d GB, the live volume has %d GB", r, r.SizeGB, live.Size)
-	case r.Server != "" && live.Server != "" && r.Server != live.Server:
-		return fmt.Errorf("%s: the list says server %s, the volume is now attached to %s", r, r.Server, live.Server)
 	case live.Protection && !o.RemoveProtection:
 		return fmt.Errorf("%s: the volume is delete-protected; set remove_protection: true to remove the protection and delete it", r)
 	case live.Server != "" && !o.Detach:
@@ -130,6 +130,7 @@ func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 			it.setOutcome(res.Outcome)
 			return nil
 		}
+		s.client.Predict(snap, name, hz.OutcomeWouldDelete)
 		it.setOutcome(hz.OutcomeWouldDelete)
 		return nil
 	}
@@ -158,7 +159,7 @@ func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 // deleteIdent is what a delete item shows before it runs: the live volume as the list's
 // entry designates it.
 func deleteIdent(t deleteTask) Item {
-	it := Item{Volume: t.Name, ID: t.ID, Server: t.Server, Size: t.SizeGB}
+	it := Item{Volume: t.Name, ID: t.ID, Server: t.Server, Size: t.SizeGB, Host: t.Host()}
 	it.describe(t.before)
 	return it
 }

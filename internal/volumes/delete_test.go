@@ -115,7 +115,7 @@ func TestDelete(t *testing.T) {
 			},
 			actions: []string{"refused"},
 			failed:  true,
-			msg:     "the list says 30 GB, the live volume has 10 GB",
+			msg:     "reviewed with 30 GB, the volume now has 10 GB",
 		},
 		{
 			name: "attached to another server than reviewed: refused",
@@ -126,7 +126,7 @@ func TestDelete(t *testing.T) {
 			},
 			actions: []string{"refused", "skipped"},
 			failed:  true,
-			msg:     "the list says server app-02, the volume is now attached to app-01",
+			msg:     "reviewed attached to app-02, the volume is now attached to app-01",
 		},
 		{
 			name: "two refusals are both named",

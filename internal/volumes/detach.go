@@ -2,6 +2,7 @@ package volumes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/keybuzz/kbv3/internal/ansible"
@@ -25,11 +26,10 @@ var DetachSpec = ansible.Spec{
 	RequiredOneOf:     [][]string{{"name", "id", "volumes"}},
 }
 
-// detachTask is one volume to detach, decided against the snapshot.
-
-// Detach detaches every volume it is given from whatever server holds it: detached,
+// Detach detaches every volume it is given from the server that holds it: detached,
 // already_detached, absent (a failure with fail_on_missing), or refused when the id and name
-// given designate different volumes.
+// given designate different volumes, or when the entry records another attachment than the
+// live one (another server, or detached: true) or another size.
 func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.Result, error) {
 	ctx, s, done, err := o.open(ctx, m)
 	if err != nil {
@@ -51,6 +51,10 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 			it.setOutcome(hz.OutcomeAbsent)
 			return nil
 		}
+		if why := driftProblem(t.ref, t.before); why != "" {
+			it.Action = ActionRefused
+			return errors.New(why)
+		}
 		res, err := s.client.Detach(ctx, snap, hz.DetachOpts{Name: t.v.Name, Check: m.CheckMode})
 		if err != nil {
 			return err
@@ -69,7 +73,7 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 // detachIdent is what a detach item shows before it runs: the live volume when there is one,
 // with the server it is attached to before the call.
 func detachIdent(t located) Item {
-	it := Item{Volume: t.Name, ID: t.ID}
+	it := Item{Volume: t.Name, ID: t.ID, Host: t.Host()}
 	it.describe(t.before)
 	return it
 }

@@ -30,6 +30,8 @@ type InfoOptions struct {
 	DiffPath       string   `mapstructure:"diff_path"`
 	Hosts          []string `mapstructure:"hosts"`
 	InventoryHosts []string `mapstructure:"inventory_hosts"`
+	AllowGrow      bool     `mapstructure:"allow_grow" ansible:"default=false"`
+	ReportPath     string   `mapstructure:"report_path"`
 }
 
 // InfoSpec describes kbv3_volume_info to the protocol.
@@ -100,6 +102,9 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 		}
 	}
 
+	if reviewed != nil {
+		return stage0(m, o, p, reviewed, snap, listed)
+	}
 	res := &ansible.Result{Values: map[string]any{"volumes": listed}}
 	if o.Dest != "" {
 		data, err := json.MarshalIndent(map[string]any{"volumes": listed}, "", "  ")
@@ -113,17 +118,6 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 		res.Changed = res.Changed || changed
 	}
 
-	if reviewed != nil {
-		prep, err := prepare(m, p, reviewed, o.Hosts, o.InventoryHosts, snap)
-		if err != nil {
-			return nil, err
-		}
-		res.Values["reset"] = prep
-		res.Msg = fmt.Sprintf("to do: detach %d, delete %d, create %d, attach %d (%d plan volumes, %d old volumes in scope)",
-			len(prep.Todo.Detach), len(prep.Todo.Delete), len(prep.Todo.Create), len(prep.Todo.Attach), len(prep.Entries), len(prep.Deletes))
-		return res, nil
-	}
-
 	var d *plan.Diff
 	if p != nil {
 		locations := map[string]string{}
@@ -133,6 +127,10 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 			}
 		}
 		d, err = plan.Compute(p, live, locations, del)
+		if err == nil {
+			// What the reset would refuse, the diff refuses now, before anyone reviews it.
+			err = d.Validate(p)
+		}
 		if err != nil {
 			return nil, renameList(err, "plan")
 		}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +24,17 @@ type VerifyOptions struct {
 	Volumes        []plan.Entry `mapstructure:"volumes" ansible:"required"`
 	Forbidden      []string     `mapstructure:"forbidden"`
 	ReportPath     string       `mapstructure:"report_path"`
-	FailOnProblems bool         `mapstructure:"fail_on_problems" ansible:"default=true"`
+	// FailOnProblems defaults to true in a real run and false in check mode, where nothing was
+	// changed and the verification can only describe the present.
+	FailOnProblems *bool `mapstructure:"fail_on_problems"`
+	// Deleted are the reviewed delete entries of the run: each must be gone (matched by id).
+	Deleted []plan.DeleteEntry `mapstructure:"deleted"`
+	// Selector is the reviewed diff's: the volumes it matches that are neither planned nor in
+	// Deleted were kept by the review (a line removed, a protected volume), and are listed as
+	// kept, not as problems.
+	Selector plan.Selector `mapstructure:"selector"`
+	// FailedHosts are the hosts the run's stages failed: the report says the run did not finish.
+	FailedHosts []string `mapstructure:"failed_hosts"`
 }
 
 // VerifySpec describes kbv3_volume_verify to the protocol.
@@ -59,10 +71,18 @@ type Verification struct {
 	Rows      []Row
 	Forbidden []plan.Live // live volumes matching a forbidden pattern
 	Patterns  []string
+	Left      []plan.Live // reviewed for deletion and still there
+	Kept      []plan.Live // matched by the selector, kept by the review
 	Problems  []string
+	// HostProblems are the problems by host (a plan entry's hostname, or the server an old
+	// volume was reviewed on), so that the playbook can fail exactly those hosts.
+	HostProblems map[string][]string
 	Sizes     []plan.SizeCount
 	TotalGB   int
 	Counts    VerifyCounts
+	// RunID and FailedHosts are the run's, for the report's header.
+	RunID       string
+	FailedHosts []string
 }
 
 // Verify is kbv3_volume_verify: read-only, one snapshot (every volume, and the plan's servers),
@@ -74,6 +94,9 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 	}
 	if err := validateForbidden(o.Forbidden, p); err != nil {
 		return nil, err
+	}
+	if err := o.Selector.Validate(); err != nil {
+		return nil, fmt.Errorf("selector: %w", err)
 	}
 	ctx, s, closeFn, err := o.open(ctx, m)
 	if err != nil {
@@ -88,15 +111,27 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 		return nil, err
 	}
 	v := compareWithPlan(p, snap, o.Forbidden)
+	v.checkReviewed(snap, p, o.Deleted, o.Selector)
+	v.RunID, v.FailedHosts = o.RunID, o.FailedHosts
 
 	if o.ReportPath != "" && !m.CheckMode {
-		report := v.Markdown(time.Now().UTC())
-		if _, err := writeFileIfChanged(o.ReportPath, []byte(report)); err != nil {
+		report := []byte(v.Markdown(time.Now().UTC()))
+		if o.RunID != "" {
+			_, err = publish(o.ReportPath, o.RunID, report)
+		} else {
+			_, err = writeFileIfChanged(o.ReportPath, report)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("report_path: %w", err)
 		}
 	}
+	failOn := !m.CheckMode
+	if o.FailOnProblems != nil {
+		failOn = *o.FailOnProblems
+	}
+	hosts := slices.DeleteFunc(slices.Sorted(maps.Keys(v.HostProblems)), func(h string) bool { return h == "" })
 	return &ansible.Result{
-		Failed: o.FailOnProblems && len(v.Problems) > 0,
+		Failed: failOn && len(v.Problems) > 0,
 		Msg:    v.Summary(),
 		Values: map[string]any{
 			"rows":     v.Rows,
@@ -104,6 +139,10 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 			"sizes":    v.Sizes,
 			"total_gb": v.TotalGB,
 			"counts":   v.Counts,
+			"kept":     nonNil(v.Kept),
+			// The hosts with a problem, for the playbook to fail exactly those.
+			"problem_hosts": nonNil(hosts),
+			"host_problems": v.HostProblems,
 		},
 	}, nil
 }
@@ -141,7 +180,7 @@ func hostnames(p *plan.Plan) []string {
 
 // compareWithPlan checks every plan entry and the forbidden patterns against the snapshot.
 func compareWithPlan(p *plan.Plan, snap *hz.Snapshot, forbidden []string) *Verification {
-	v := &Verification{Rows: make([]Row, 0, len(p.Volumes)), Problems: []string{}, Patterns: forbidden}
+	v := &Verification{Rows: make([]Row, 0, len(p.Volumes)), Problems: []string{}, Patterns: forbidden, HostProblems: map[string][]string{}}
 	v.Counts.Planned = len(p.Volumes)
 	var sizes []int
 	for _, e := range p.Volumes {
@@ -160,6 +199,7 @@ func compareWithPlan(p *plan.Plan, snap *hz.Snapshot, forbidden []string) *Verif
 			v.Counts.Matching++
 		}
 		v.Problems = append(v.Problems, problems...)
+		v.addHostProblems(e.Hostname, problems)
 		v.Rows = append(v.Rows, row)
 	}
 	v.Sizes, v.TotalGB = plan.Summarize(sizes)
@@ -183,6 +223,47 @@ func compareWithPlan(p *plan.Plan, snap *hz.Snapshot, forbidden []string) *Verif
 	}
 	v.Counts.ForbiddenLeft = len(v.Forbidden)
 	return v
+}
+
+// checkReviewed checks that every reviewed delete entry is gone and lists the volumes the
+// selector matches that the review kept.
+func (v *Verification) checkReviewed(snap *hz.Snapshot, p *plan.Plan, deleted []plan.DeleteEntry, sel plan.Selector) {
+	listed := map[int64]bool{}
+	for _, e := range deleted {
+		listed[e.ID] = true
+		vol := snap.VolumeByID(e.ID)
+		if vol == nil {
+			continue
+		}
+		l := snap.Live(vol)
+		v.Left = append(v.Left, l)
+		where := "detached"
+		if l.Server != "" {
+			where = "attached to " + l.Server
+		}
+		problem := fmt.Sprintf("Volume %s (id %d, %d GB, %s) is listed for deletion and still exists.", l.Name, l.ID, l.SizeGB, where)
+		v.Problems = append(v.Problems, problem)
+		v.addHostProblems(e.Host(), []string{problem})
+	}
+	if sel.Empty() {
+		return
+	}
+	planned := map[string]bool{}
+	for _, e := range p.Volumes {
+		planned[e.Name()] = true
+	}
+	for _, vol := range snap.Volumes() {
+		if l := snap.Live(vol); !listed[l.ID] && !planned[l.Name] && sel.Matches(l) {
+			v.Kept = append(v.Kept, l)
+		}
+	}
+}
+
+// addHostProblems files problems under host; problems of no host ("") are kept as "".
+func (v *Verification) addHostProblems(host string, problems []string) {
+	if len(problems) > 0 {
+		v.HostProblems[host] = append(v.HostProblems[host], problems...)
+	}
 }
 
 // checkEntry fills row with the live values of e's volume and returns its problems, one

@@ -18,7 +18,7 @@ options:
   api_endpoint:
     description:
       - Base URL of the API, including C(/v1).
-      - Falls back to C(HCLOUD_ENDPOINT), then to the real API. Point it at hcloud-sim to rehearse.
+      - Falls back to C(HCLOUD_ENDPOINT), then to the real API, also when given empty. Point it at hcloud-sim to rehearse.
     type: str
     default: https://api.hetzner.cloud/v1
   timeout:
@@ -38,6 +38,23 @@ options:
         server, action_id, outcome, attempt, error). The token is never written.
       - Its parent directories are created.
     type: path
+  run_id:
+    description:
+      - Run identifier written on every line of I(log_path), for playbooks that run several modules as one operation.
+      - The reset playbook passes the one its stage 0 (M(keybuzz.infra.kbv3_volume_info)) returns.
+    type: str
+  deadline:
+    description:
+      - Unix time (seconds) by which the call ends, if earlier than I(timeout) allows.
+      - The reset playbook gives every batch of a stage the stage's deadline, so that a stage ends by C(stage_timeout) however many batches it has.
+        A call whose deadline has passed fails its volumes at once.
+    type: int
+  skip_hosts:
+    description:
+      - Hosts that failed at an earlier stage. The volumes of these hosts (a plan entry's C(hostname), or the C(server) a delete entry was reviewed on)
+        are reported C(skipped) without any request, so that one host's failure stays with that host.
+    type: list
+    elements: str
 notes:
   - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
   - Supports check mode with exact predictions and no mutating API request; the modules that change volumes support diff mode.

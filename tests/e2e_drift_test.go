@@ -1,0 +1,347 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/plan"
+)
+
+// The fleet drifts between the review and the run, in every way the reviewed diff or the plan
+// can be overtaken: the reset refuses at stage 0, listing every problem at once with its next
+// step, and sends no mutating request.
+func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	// A plan host Hetzner does not have, in the plan and in the inventory: the diff creates its
+	// volume in the location the plan sets.
+	p := env.Plan()
+	p.Volumes = append(p.Volumes, plan.Entry{Hostname: "ghost-01", SizeGB: 20, Location: "fsn1"})
+	e2eWritePlan(t, env, p)
+	inventory := e2eInventoryWith(t, env, "ghost-01")
+	r := env.Playbook(ctx, e2e.DiffPlaybook, inventory...)
+	e2eRequireOK(t, r)
+	d := env.Diff()
+	require.Len(t, d.Delete, 40)
+	reviewedDetached := ""
+	for _, e := range d.Delete {
+		if e.Detached {
+			reviewedDetached = e.Name
+		}
+	}
+	require.NotEmpty(t, reviewedDetached, "the ph3-02 fleet has an old volume the diff saw detached")
+
+	c := e2eAPI(t, ctx, env)
+	c.attach("vol-redis-01", "redis-02", true)          // moved to another server
+	c.rename("vol-queue-01", "vol-queue-01-renamed")    // renamed
+	c.resize("vol-crm-01", 30)                          // resized
+	c.protect("vol-etl-01")                             // protected
+	c.remove("vol-haproxy-01")                          // deleted: nothing left to delete, not a problem
+	c.attach(reviewedDetached, "queue-02", false)       // reviewed detached, now attached
+	c.create("kbv3-maria-01-data", 500, "", "maria-01") // hand-made, larger than planned
+	c.create("kbv3-maria-02-data", 50, "hel1", "")      // hand-made, in another location
+	full := c.fill("vault-01", 16)                      // a server without room
+	require.NotEmpty(t, full)
+
+	require.NoError(t, env.Sim.ResetStats())
+	before := env.State()
+	r = env.Playbook(ctx, e2e.ResetPlaybook, inventory...)
+	require.Error(t, r.Err, r.Summary())
+	assert.Zero(t, env.Stats().Requests.Mutating, "no mutating request after a refusal at stage 0")
+	assert.Empty(t, e2e.Changed(before, env.State(), e2e.VolumeNames(before)...), "nothing changed")
+	_, ran := r.Task("Stage 1")
+	assert.False(t, ran, "no stage ran")
+
+	var res struct {
+		Msg      string   `json:"msg"`
+		Problems []string `json:"problems"`
+	}
+	require.NoError(t, e2eStage(t, r, 0).Decode(&res))
+	t.Logf("stage 0: %s", res.Msg)
+	for _, want := range []string{
+		`delete\[\d+\] \(vol-redis-01\): reviewed attached to redis-01, the volume is now attached to redis-02`,
+		`delete\[\d+\] \(vol-queue-01\): the volume with id \d+ is now named vol-queue-01-renamed`,
+		`delete\[\d+\] \(vol-crm-01\): reviewed with 20 GB, the volume now has 30 GB`,
+		`delete\[\d+\] \(vol-etl-01\): the volume is delete-protected since the review: remove the protection \(hcloud volume disable-protection vol-etl-01 delete\)`,
+		`delete\[\d+\] \(` + regexp.QuoteMeta(reviewedDetached) + `\): reviewed detached, the volume is now attached to queue-02: it is not detached from a server no reviewer saw it on`,
+		`volumes\[\d+\] \(maria-01\): volume kbv3-maria-01-data exists with 500 GB, the plan says \d+ GB: volumes cannot shrink`,
+		`volumes\[\d+\] \(maria-02\): volume kbv3-maria-02-data exists in hel1, server maria-02 is in \w+: a volume cannot move`,
+		`volumes\[\d+\] \(ghost-01\): server ghost-01 does not exist in the project`,
+		`volumes\[\d+\] \(vault-01\): server vault-01 would have 17 volumes after the attach, the API allows 16`,
+	} {
+		assert.True(t, slices.ContainsFunc(res.Problems, regexp.MustCompile(want).MatchString), "no problem matches %s in\n%s", want, strings.Join(res.Problems, "\n"))
+	}
+	assert.Len(t, res.Problems, 9, strings.Join(res.Problems, "\n"))
+	assert.NotContains(t, strings.Join(res.Problems, "\n"), "vol-haproxy-01", "a reviewed volume that is gone is nothing to refuse")
+	assert.NoFileExists(t, env.Path(e2e.SnapshotFile), "a refused run records nothing")
+}
+
+// A plan volume whose name the delete selector matches is refused when the diff is computed,
+// and a diff edited to carry such a selector is refused by the reset before any request.
+func TestE2EPlanVolumeMatchingTheSelectorIsRefused(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	p := env.Plan()
+	p.Volumes[0].Volume = "vol-special-data"
+	e2eWritePlan(t, env, p)
+	require.NoError(t, env.Sim.ResetStats())
+	r := env.Playbook(ctx, e2e.DiffPlaybook)
+	require.Error(t, r.Err, r.Summary())
+	assert.Contains(t, r.Output, "volume vol-special-data matches the diff's delete selector")
+	assert.Zero(t, env.Stats().Requests.Mutating)
+}
+
+// The reviewer removed one delete line and the diff lists a protected volume: the run that does
+// exactly what was reviewed succeeds, and both volumes are still there, listed as kept.
+func TestE2EWhatTheReviewKeptIsKept(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	c := e2eAPI(t, ctx, env)
+	c.protect("vol-etl-01")
+	r := env.Playbook(ctx, e2e.DiffPlaybook)
+	e2eRequireOK(t, r)
+	d := env.Diff()
+	require.Len(t, d.Protected, 1)
+	d.Delete = slices.DeleteFunc(d.Delete, func(e plan.DeleteEntry) bool { return e.Name == "vol-redis-01" })
+	require.Len(t, d.Delete, 38)
+	env.WriteDiff(d)
+
+	r = env.Playbook(ctx, e2e.ResetPlaybook)
+	e2eRequireOK(t, r)
+	assert.Empty(t, env.FleetProblems())
+	left := e2e.Matching(env.State(), "vol-*")
+	assert.ElementsMatch(t, []string{"vol-etl-01", "vol-redis-01"}, left)
+	var verify struct {
+		Kept []plan.Live `json:"kept"`
+	}
+	require.NoError(t, e2eStage(t, r, 5).Decode(&verify))
+	var kept []string
+	for _, l := range verify.Kept {
+		kept = append(kept, l.Name)
+	}
+	assert.ElementsMatch(t, []string{"vol-etl-01", "vol-redis-01"}, kept)
+	report, err := os.ReadFile(env.Path(e2e.ReportFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(report), "Volumes the delete selector matches that the review kept")
+	assert.Contains(t, string(report), "✅ as planned")
+}
+
+// One host's create fails mid-run: that host keeps its old volume, attached and undeleted, while
+// every other host goes through every stage; the play fails naming the host, the first run's
+// snapshot survives the rerun, and the rerun converges.
+func TestE2EOneHostsFailureStaysWithThatHost(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{
+		"--fault", "POST /v1/volumes status=422 code=invalid_input nth=7 count=1",
+	}})
+	e2eComputeDiff(t, ctx, env)
+	r := env.Playbook(ctx, e2e.ResetPlaybook)
+	require.Error(t, r.Err, r.Summary())
+	failed := []string{}
+	for host, c := range r.Recap {
+		if c.Failed > 0 {
+			failed = append(failed, host)
+		}
+	}
+	require.Len(t, failed, 1, r.Summary())
+	host := failed[0]
+	assert.Contains(t, r.Output, host+" did not finish (its stage failed, its later stages were skipped)")
+
+	st := env.State()
+	var problems []string
+	for _, p := range env.FleetProblems() {
+		if !strings.Contains(p, host) {
+			problems = append(problems, p)
+		}
+	}
+	assert.Empty(t, problems, "every other host is done")
+	// The failed host's old volumes are where they were.
+	for _, e := range env.Diff().Delete {
+		if e.Server != host {
+			continue
+		}
+		v, ok := st.Volume(e.Name)
+		require.True(t, ok, "%s was not deleted", e.Name)
+		assert.Equal(t, e.Server, e2e.ServerName(st, v), "%s is still attached", e.Name)
+	}
+
+	// The first run's snapshot is its own file; the rerun adds another and converges.
+	first, err := filepath.EvalSymlinks(env.Path(e2e.SnapshotFile))
+	require.NoError(t, err)
+	firstData, err := os.ReadFile(first)
+	require.NoError(t, err)
+	r = env.Playbook(ctx, e2e.ResetPlaybook)
+	e2eRequireOK(t, r)
+	assert.Empty(t, env.FleetProblems())
+	second, err := filepath.EvalSymlinks(env.Path(e2e.SnapshotFile))
+	require.NoError(t, err)
+	assert.NotEqual(t, first, second, "each run has its own snapshot")
+	data, err := os.ReadFile(first)
+	require.NoError(t, err)
+	assert.Equal(t, firstData, data, "the first run's snapshot is untouched by the rerun")
+	var rec struct {
+		RunID   string `json:"run_id"`
+		Volumes []struct {
+			Name   string            `json:"name"`
+			SizeGB int               `json:"size_gb"`
+			Labels map[string]string `json:"labels"`
+		} `json:"volumes"`
+	}
+	require.NoError(t, json.Unmarshal(data, &rec))
+	assert.NotEmpty(t, rec.RunID)
+	old := 0
+	for _, v := range rec.Volumes {
+		if strings.HasPrefix(v.Name, "vol-") {
+			old++
+			assert.NotZero(t, v.SizeGB)
+			assert.NotNil(t, v.Labels)
+		}
+	}
+	assert.Equal(t, 40, old, "the first run's snapshot lists every old volume")
+}
+
+// Every action is stuck on the whole fleet: the run still ends, by the deadline the playbook
+// documents (2 x batch_timeout + 4 x stage_timeout, plus Ansible's own time), with every host
+// failed and no old volume deleted.
+func TestE2EStuckActionsEndByTheDocumentedDeadline(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{
+		"--fault", "POST /v1/volumes effect=action_stuck",
+		"--fault", "POST /v1/volumes/*/actions/* effect=action_stuck",
+	}})
+	e2eComputeDiff(t, ctx, env)
+	const batchTimeout, stageTimeout = 3, 6
+	r := env.Playbook(ctx, e2e.ResetPlaybook, "-e", fmt.Sprintf("batch_timeout=%d stage_timeout=%d", batchTimeout, stageTimeout))
+	require.Error(t, r.Err, r.Summary())
+	bound := time.Duration(2*batchTimeout+4*stageTimeout)*time.Second + 60*time.Second
+	assert.Less(t, r.Duration, bound, "the run ends by its documented deadline")
+	assert.Len(t, e2e.Matching(env.State(), "vol-*"), 40, "no old volume was deleted")
+	failed := 0
+	for _, c := range r.Recap {
+		if c.Failed > 0 {
+			failed++
+		}
+	}
+	assert.Equal(t, 47, failed, r.Summary())
+}
+
+// e2eWritePlan replaces the test's plan file.
+func e2eWritePlan(t *testing.T, env *e2e.Env, p *plan.Plan) {
+	t.Helper()
+	data, err := p.Encode()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(env.Path(e2e.PlanFile), data, 0o644))
+}
+
+// e2eInventoryWith returns the -i arguments of the shipped inventory plus hosts.
+func e2eInventoryWith(t *testing.T, env *e2e.Env, hosts ...string) []string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("all:\n  hosts:\n")
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "    %s:\n", h)
+	}
+	extra := env.Path("extra-hosts.yml")
+	require.NoError(t, os.WriteFile(extra, []byte(b.String()), 0o644))
+	return []string{"-i", filepath.Join(env.Root, "ansible", "inventory", "hosts.yml"), "-i", extra}
+}
+
+// e2eClient changes the simulator's fleet through the API, as someone else would between the
+// review and the run; every call fails the test on error.
+type e2eClient struct {
+	t   *testing.T
+	ctx context.Context
+	c   *hcloud.Client
+}
+
+func e2eAPI(t *testing.T, ctx context.Context, env *e2e.Env) *e2eClient {
+	return &e2eClient{t: t, ctx: ctx, c: hcloud.NewClient(hcloud.WithEndpoint(env.Endpoint), hcloud.WithToken(env.Token),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))}
+}
+
+func (c *e2eClient) volume(name string) *hcloud.Volume {
+	v, _, err := c.c.Volume.GetByName(c.ctx, name)
+	require.NoError(c.t, err)
+	require.NotNil(c.t, v, "volume %s", name)
+	return v
+}
+
+func (c *e2eClient) server(name string) *hcloud.Server {
+	s, _, err := c.c.Server.GetByName(c.ctx, name)
+	require.NoError(c.t, err)
+	require.NotNil(c.t, s, "server %s", name)
+	return s
+}
+
+func (c *e2eClient) wait(a *hcloud.Action, err error) {
+	require.NoError(c.t, err)
+	require.NoError(c.t, c.c.Action.WaitFor(c.ctx, a))
+}
+
+// attach attaches the volume to server, detaching it first when detachFirst.
+func (c *e2eClient) attach(name, server string, detachFirst bool) {
+	v := c.volume(name)
+	if detachFirst {
+		a, _, err := c.c.Volume.Detach(c.ctx, v)
+		c.wait(a, err)
+	}
+	a, _, err := c.c.Volume.Attach(c.ctx, v, c.server(server))
+	c.wait(a, err)
+}
+
+func (c *e2eClient) rename(name, to string) {
+	_, _, err := c.c.Volume.Update(c.ctx, c.volume(name), hcloud.VolumeUpdateOpts{Name: to})
+	require.NoError(c.t, err)
+}
+
+func (c *e2eClient) resize(name string, size int) {
+	a, _, err := c.c.Volume.Resize(c.ctx, c.volume(name), size)
+	c.wait(a, err)
+}
+
+func (c *e2eClient) protect(name string) {
+	a, _, err := c.c.Volume.ChangeProtection(c.ctx, c.volume(name), hcloud.VolumeChangeProtectionOpts{Delete: hcloud.Ptr(true)})
+	c.wait(a, err)
+}
+
+func (c *e2eClient) remove(name string) {
+	v := c.volume(name)
+	if v.Server != nil {
+		a, _, err := c.c.Volume.Detach(c.ctx, v)
+		c.wait(a, err)
+	}
+	_, err := c.c.Volume.Delete(c.ctx, v)
+	require.NoError(c.t, err)
+}
+
+// create creates a volume in location, or attached to server.
+func (c *e2eClient) create(name string, size int, location, server string) {
+	opts := hcloud.VolumeCreateOpts{Name: name, Size: size}
+	if server != "" {
+		opts.Server = c.server(server)
+	} else {
+		opts.Location = &hcloud.Location{Name: location}
+	}
+	res, _, err := c.c.Volume.Create(c.ctx, opts)
+	require.NoError(c.t, err)
+	require.NoError(c.t, c.c.Action.WaitFor(c.ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...))
+}
+
+// fill attaches new volumes to server until it has n, and returns their names.
+func (c *e2eClient) fill(server string, n int) []string {
+	var names []string
+	for i := len(c.server(server).Volumes); i < n; i++ {
+		name := fmt.Sprintf("extra-%s-%02d", server, i)
+		c.create(name, 10, "", server)
+		names = append(names, name)
+	}
+	return names
+}
