@@ -20,10 +20,10 @@ import (
 
 // VerifyOptions are kbv3_volume_verify's options (plugins/modules/kbv3_volume_verify.yml).
 type VerifyOptions struct {
-	Common         `mapstructure:",squash"`
-	Volumes        []plan.Entry `mapstructure:"volumes" ansible:"required"`
-	Forbidden      []string     `mapstructure:"forbidden"`
-	ReportPath     string       `mapstructure:"report_path"`
+	Common     `mapstructure:",squash"`
+	Volumes    []plan.Entry `mapstructure:"volumes" ansible:"required"`
+	Forbidden  []string     `mapstructure:"forbidden"`
+	ReportPath string       `mapstructure:"report_path"`
 	// FailOnProblems defaults to true in a real run and false in check mode, where nothing was
 	// changed and the verification can only describe the present.
 	FailOnProblems *bool `mapstructure:"fail_on_problems"`
@@ -77,9 +77,9 @@ type Verification struct {
 	// HostProblems are the problems by host (a plan entry's hostname, or the server an old
 	// volume was reviewed on), so that the playbook can fail exactly those hosts.
 	HostProblems map[string][]string
-	Sizes     []plan.SizeCount
-	TotalGB   int
-	Counts    VerifyCounts
+	Sizes        []plan.SizeCount
+	TotalGB      int
+	Counts       VerifyCounts
 	// RunID and FailedHosts are the run's, for the report's header.
 	RunID       string
 	FailedHosts []string
