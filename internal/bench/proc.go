@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 // tagVar marks every process a measured command starts, even those that leave its process group
@@ -93,7 +95,8 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	cmd.Dir = c.Dir
 	cmd.Env = append(append(os.Environ(), c.Env...), tagVar+"="+tag)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = e2e.GroupAttr()
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 
 	load := loadAvg()
 	sampler := newSampler(tag)
@@ -149,7 +152,7 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 // killTree kills the process group pgid (when not 0) and every process carrying tag.
 func killTree(pgid int, tag string) {
 	if pgid > 0 {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = e2e.KillGroup(pgid)
 	}
 	for _, pid := range taggedPIDs(tag) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)

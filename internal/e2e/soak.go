@@ -1,33 +1,16 @@
-package rig
+package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
-
-// PH3Fleet is the report's fleet (hcloud-sim --scenario ph3-02) with the shipped plan.
-func PH3Fleet(root string) (Fleet, error) {
-	b, err := os.ReadFile(filepath.Join(root, "servers", "volume_plan_v3.json"))
-	if err != nil {
-		return Fleet{}, err
-	}
-	var p struct {
-		Volumes []Entry `json:"volumes"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return Fleet{}, fmt.Errorf("servers/volume_plan_v3.json: %w", err)
-	}
-	return Fleet{Name: "ph3-02", Plan: p.Volumes, Unrelated: []string{Archive}}, nil
-}
 
 // SoakOptions configure Soak.
 type SoakOptions struct {
@@ -69,11 +52,12 @@ type SoakReport struct {
 	Failures int           `json:"failures"`
 }
 
-// Soak measures one complete reset, then Kills times: resets the simulator to the fleet,
-// starts the reset playbook, SIGKILLs its process group at a seeded random moment of the
-// measured duration, checks that nothing unsafe happened, reruns to completion and checks that
-// the fleet converged to the plan (each plan volume exactly once with its size, location and
-// server; nothing outside the diff deleted; the unrelated volume intact).
+// Soak measures one complete reset and each of its stages, then Kills times: resets the
+// simulator to the fleet, starts the reset playbook, SIGKILLs it at a seeded random moment
+// within one of its stages (the stages in a seeded order; every other kill hits
+// ansible-playbook alone, the others its whole process group), checks that nothing unsafe
+// happened (Safe), reruns to completion and checks that the fleet converged to the plan
+// (CheckFleet). The same seed aims the kills at the same stages and moments.
 func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	logf := o.Logf
 	if logf == nil {
@@ -101,7 +85,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	vars := map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}
 	deadline := 10 * time.Minute
 	play := func(playbook string, killAfter time.Duration) (*Run, error) {
-		return w.Playbook(ctx, Options{Root: o.Root, Playbook: playbook, Env: env, Vars: vars, Deadline: deadline, KillAfter: killAfter})
+		return w.Playbook(ctx, PlaybookOptions{Root: o.Root, Playbook: playbook, Env: env, Vars: vars, Deadline: deadline, KillAfter: killAfter})
 	}
 	r, err := play("playbooks/volume_diff_v3.yml", 0)
 	if err != nil {
@@ -114,6 +98,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	want := Want{Plan: o.Fleet.Plan, Deletes: deletes, Old: []string{OldVolumes}}
 	before, err := s.State()
 	if err != nil {
 		return nil, err
@@ -132,7 +117,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p := CheckFleet(o.Fleet, before, after, deletes); len(p) > 0 {
+	if p := CheckFleet(want, before, after); len(p) > 0 {
 		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
 	}
 	rep.FullRun = r.Duration
@@ -161,7 +146,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		// Every other kill hits ansible-playbook alone: its workers and the running module go on
 		// while the rerun starts, as after an OOM kill of the controller process.
 		k.LeaderOnly = i%2 == 0
-		opts := Options{Root: o.Root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline, KillLeaderOnly: k.LeaderOnly}
+		opts := PlaybookOptions{Root: o.Root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline, KillLeaderOnly: k.LeaderOnly}
 		if t.prefix == "" {
 			opts.KillAfter = max(k.At, time.Millisecond)
 		} else {
@@ -176,7 +161,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		k.KillSafe = Safe(o.Fleet, before, mid, deletes)
+		k.KillSafe = Safe(want, before, mid)
 		r2, err := play("playbooks/volume_reset_v3.yml", 0)
 		r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
 		if err != nil {
@@ -193,7 +178,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		k.Converged = CheckFleet(o.Fleet, before, final, deletes)
+		k.Converged = CheckFleet(want, before, final)
 		if !k.OK() {
 			rep.Failures++
 		}
@@ -257,7 +242,7 @@ type killTarget struct {
 // killTargets are the start-up and every "Stage N" task of the uninterrupted run r.
 func killTargets(r *Run) []killTarget {
 	var out []killTarget
-	for i, t := range r.Tasks {
+	for i, t := range r.TaskStarts {
 		if !strings.HasPrefix(t.Name, "Stage ") {
 			continue
 		}
@@ -265,8 +250,8 @@ func killTargets(r *Run) []killTarget {
 			out = append(out, killTarget{name: "start-up", dur: t.At})
 		}
 		end := r.Duration
-		if i+1 < len(r.Tasks) {
-			end = r.Tasks[i+1].At
+		if i+1 < len(r.TaskStarts) {
+			end = r.TaskStarts[i+1].At
 		}
 		prefix, _, _ := strings.Cut(t.Name, ",")
 		out = append(out, killTarget{name: prefix, prefix: prefix, dur: end - t.At})
