@@ -65,6 +65,8 @@ type Env struct {
 	Root string
 	// Dir is the test's project area: servers/ (with a copy of the plan), reports/, logs/.
 	Dir string
+	// Workspace names the files of Dir the playbooks read and write.
+	Workspace *Workspace
 	// Endpoint and Token are what the modules get as HCLOUD_ENDPOINT and HCLOUD_TOKEN.
 	Endpoint string
 	Token    string
@@ -98,16 +100,8 @@ func Start(t testing.TB, opts Options) *Env {
 		opts.Token = simproc.Token
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"servers", "reports", "logs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	planData, err := os.ReadFile(filepath.Join(b.Root, PlanFile))
+	ws, err := NewProjectWorkspace(dir, b.Root)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -126,8 +120,8 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("reading the simulator's state: %v", err)
 	}
-	e := &Env{Root: b.Root, Dir: dir, Endpoint: s.Endpoint, Token: s.Token, Sim: s, Initial: initial, t: t}
-	e.plan, e.planErr = plan.Load(filepath.Join(dir, PlanFile))
+	e := &Env{Root: b.Root, Dir: dir, Workspace: ws, Endpoint: s.Endpoint, Token: s.Token, Sim: s, Initial: initial, t: t}
+	e.plan, e.planErr = plan.Load(ws.Plan)
 	return e
 }
 

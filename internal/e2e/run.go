@@ -164,13 +164,7 @@ func (e *Env) Playbook(ctx context.Context, name string, args ...string) *Run {
 // StartPlaybook starts playbooks/<name> as Playbook does and returns at once: watch it, Kill it,
 // Wait for it. ctx's end kills it (the whole process group).
 func (e *Env) StartPlaybook(ctx context.Context, name string, args ...string) (*Proc, error) {
-	vars, err := json.Marshal(map[string]string{
-		"plan_path":     e.Path(PlanFile),
-		"diff_path":     e.Path(DiffFile),
-		"snapshot_path": e.Path(SnapshotFile),
-		"report_path":   e.Path(ReportFile),
-		"log_path":      e.Path(LogFile),
-	})
+	vars, err := json.Marshal(e.Workspace.vars())
 	if err != nil {
 		return nil, err
 	}

@@ -14,9 +14,33 @@ import (
 	"github.com/keybuzz/kbv3/internal/plan"
 )
 
-// Workspace holds the files of runs of one fleet: plan, diff, inventory, and what runs write.
+// Workspace holds the files of the runs of one fleet or test: plan, diff, inventory, and what
+// runs write. The playbooks get every path with -e, so nothing is written in the repository.
 type Workspace struct {
 	Dir, Plan, Diff, Inventory, Snapshot, Report, Log string
+}
+
+// vars point the playbooks at the workspace's files.
+func (w *Workspace) vars() map[string]any {
+	return map[string]any{"plan_path": w.Plan, "diff_path": w.Diff, "snapshot_path": w.Snapshot,
+		"report_path": w.Report, "log_path": w.Log}
+}
+
+// NewProjectWorkspace mirrors the project's layout under dir (PlanFile, DiffFile, ... and tmp/)
+// with a copy of root's plan; the inventory is the repository's (ansible.cfg's).
+func NewProjectWorkspace(dir, root string) (*Workspace, error) {
+	w := &Workspace{Dir: dir, Plan: filepath.Join(dir, PlanFile), Diff: filepath.Join(dir, DiffFile),
+		Snapshot: filepath.Join(dir, SnapshotFile), Report: filepath.Join(dir, ReportFile), Log: filepath.Join(dir, LogFile)}
+	for _, d := range []string{"servers", "reports", "logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, PlanFile))
+	if err != nil {
+		return nil, err
+	}
+	return w, os.WriteFile(w.Plan, data, 0o644)
 }
 
 // NewWorkspace writes the fleet's plan and inventory under dir.
@@ -65,8 +89,7 @@ func (w *Workspace) Playbook(ctx context.Context, o PlaybookOptions) (*Run, erro
 	if o.Deadline <= 0 {
 		return nil, errors.New("e2e: PlaybookOptions.Deadline is required")
 	}
-	vars := map[string]any{"plan_path": w.Plan, "diff_path": w.Diff, "snapshot_path": w.Snapshot,
-		"report_path": w.Report, "log_path": w.Log}
+	vars := w.vars()
 	for k, v := range o.Vars {
 		vars[k] = v
 	}
