@@ -221,7 +221,7 @@ func build() (Built, error) {
 	// its hard links, the collection link): the tests run what users run.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build")
+	cmd := GroupCommand(ctx, "make", "--no-print-directory", "build")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Built{}, fmt.Errorf("make build: %v\n%s", err, out)

@@ -33,6 +33,18 @@ func KillGroup(pgid int) error {
 	return err
 }
 
+// GroupCommand is exec.CommandContext(ctx, argv...) in its own process group, which ctx's end
+// kills whole (KillGroup); once the command has exited, its output is read for at most 10 s
+// more: a killed group leaves nothing holding the pipe, and this bounds the wait if something
+// escaped it.
+func GroupCommand(ctx context.Context, argv ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = GroupAttr()
+	cmd.Cancel = func() error { return KillGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
 // Proc is a command running in its own process group.
 type Proc struct {
 	cmd    *exec.Cmd
@@ -62,15 +74,11 @@ func startProc(ctx context.Context, spec procSpec, argv ...string) (*Proc, error
 	if len(argv) == 0 {
 		return nil, errors.New("e2e: no command")
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := GroupCommand(ctx, argv...)
 	p := &Proc{cmd: cmd, args: argv, record: spec.record, done: make(chan struct{})}
 	cmd.Dir = spec.dir
 	cmd.Env = mergeEnv(os.Environ(), spec.env)
-	cmd.SysProcAttr = GroupAttr()
-	cmd.Cancel = p.Kill
-	// Once the process has exited, its output is read for at most this long: a killed group
-	// leaves nothing holding the pipe, and this bounds the wait if something escaped it.
-	cmd.WaitDelay = 10 * time.Second
+	cmd.Cancel = p.Kill // the same kill, noted in Run.Killed
 	p.start = time.Now()
 	p.out = &output{start: p.start, onTask: spec.onTask}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
