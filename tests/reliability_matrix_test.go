@@ -339,10 +339,12 @@ func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.Delet
 		problem("stats: %v", err)
 		return res
 	}
-	if faults, err := s.Faults(); err == nil {
-		for _, fr := range faults {
-			res.FaultHits += fr.Hits
-		}
+	faults, err := s.Faults()
+	if err != nil {
+		problem("faults: %v", err)
+	}
+	for _, fr := range faults {
+		res.FaultHits += fr.Hits
 	}
 	if c.badToken {
 		res.FaultHits = stats.Requests.ByStatus["401"]

@@ -30,8 +30,8 @@ func run(ctx context.Context, args []string) int {
 	var (
 		repo       = fs.String("repo", "", "the kbv3 checkout (default: the one around the working directory)")
 		simBin     = fs.String("sim", "bin/hcloud-sim", "the simulator binary (relative to -repo)")
-		ways       = fs.String("ways", strings.Join(bench.AllWays, ","), "ways to run: kbv3,official,cli (or none)")
-		extras     = fs.String("extras", strings.Join(bench.AllExtras, ","), "extras: noop,check,startup,big,simrps (or none)")
+		ways       = fs.String("ways", strings.Join(bench.AllWays, ","), "ways to run: some of "+strings.Join(bench.AllWays, ",")+" (or none)")
+		extras     = fs.String("extras", strings.Join(bench.AllExtras, ","), "extras: some of "+strings.Join(bench.AllExtras, ",")+" (or none)")
 		batch      = fs.Int("batch", 10, "batch size of every way")
 		bigN       = fs.Int("big", 500, "servers (and volumes) of the generated fleet")
 		out        = fs.String("out", "docs/BENCHMARKS.md", "the report to write (relative to -repo; empty: none)")
