@@ -59,9 +59,8 @@ type SoakReport struct {
 // happened (Safe), reruns to completion and checks that the fleet converged to the plan
 // (CheckFleet). The same seed aims the kills at the same stages and moments.
 func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
-	logf := o.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 10
@@ -81,62 +80,24 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := s.Env()
-	vars := map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}
-	deadline := 10 * time.Minute
-	play := func(playbook string, killAfter time.Duration) (*Run, error) {
-		return w.Playbook(ctx, PlaybookOptions{Root: o.Root, Playbook: playbook, Env: env, Vars: vars, Deadline: deadline, KillAfter: killAfter})
-	}
-	r, err := play("playbooks/volume_diff_v3.yml", 0)
+	sk := &soaker{o: o, sim: s, w: w, vars: map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}}
+	full, err := sk.uninterrupted(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !r.Succeeded() {
-		return nil, fmt.Errorf("the diff playbook failed:\n%s", r.Output)
-	}
-	deletes, err := ReadDiffDeletes(w.Diff)
-	if err != nil {
-		return nil, err
-	}
-	want := Want{Plan: o.Fleet.Plan, Deletes: deletes, Old: []string{OldVolumes}}
-	before, err := s.State()
-	if err != nil {
-		return nil, err
-	}
-	rep := &SoakReport{Fleet: o.Fleet.Name, Seed: o.Seed}
-
-	// One complete run: its duration spreads the kills over every stage.
-	r, err = play("playbooks/volume_reset_v3.yml", 0)
-	if err != nil {
-		return nil, err
-	}
-	if !r.Succeeded() {
-		return nil, fmt.Errorf("the uninterrupted reset failed:\n%s", strings.Join(FailedLines(r.Output), "\n"))
-	}
-	after, err := s.State()
-	if err != nil {
-		return nil, err
-	}
-	if p := CheckFleet(want, before, after); len(p) > 0 {
-		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
-	}
-	rep.FullRun = r.Duration
-	logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, r.Duration.Round(time.Millisecond), o.Kills, o.Seed)
-
-	targets := killTargets(r)
+	rep := &SoakReport{Fleet: o.Fleet.Name, Seed: o.Seed, FullRun: full.Duration}
+	o.Logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, full.Duration.Round(time.Millisecond), o.Kills, o.Seed)
+	targets := killTargets(full)
 	var names []string
 	for _, t := range targets {
 		names = append(names, fmt.Sprintf("%s (%.1fs)", t.name, t.dur.Seconds()))
 	}
-	logf("kill targets: %s", strings.Join(names, ", "))
+	o.Logf("kill targets: %s", strings.Join(names, ", "))
 
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6b627633))
 	order := rng.Perm(len(targets)) // every target once per len(targets) kills, in a seeded order
 	for i := 1; i <= o.Kills; i++ {
 		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		if err := s.Reset(); err != nil {
 			return rep, err
 		}
 		// Kill i aims at the next target: a random moment within that stage as long as it took
@@ -146,46 +107,114 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		// Every other kill hits ansible-playbook alone: its workers and the running module go on
 		// while the rerun starts, as after an OOM kill of the controller process.
 		k.LeaderOnly = i%2 == 0
-		opts := PlaybookOptions{Root: o.Root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline, KillLeaderOnly: k.LeaderOnly}
-		if t.prefix == "" {
-			opts.KillAfter = max(k.At, time.Millisecond)
-		} else {
-			opts.KillInTask, opts.KillDelay = t.prefix, k.At
-		}
-		r, err := w.Playbook(ctx, opts)
-		if err != nil {
+		if err := sk.killAndRerun(ctx, &k, t.prefix); err != nil {
 			return rep, err
 		}
-		k.Stage, k.Ended = lastTask(r.Output), !r.Killed
-		mid, err := s.State()
-		if err != nil {
-			return rep, err
-		}
-		k.KillSafe = Safe(want, before, mid)
-		r2, err := play("playbooks/volume_reset_v3.yml", 0)
-		r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
-		if err != nil {
-			return rep, err
-		}
-		k.Rerun, k.RerunOK = r2.Duration, r2.Succeeded()
-		if !k.RerunOK {
-			k.RerunFail = strings.Join(FailedLines(r2.Output), " | ")
-			if k.RerunFail == "" {
-				k.RerunFail = tail(r2.Output, 1500)
-			}
-		}
-		final, err := s.State()
-		if err != nil {
-			return rep, err
-		}
-		k.Converged = CheckFleet(want, before, final)
 		if !k.OK() {
 			rep.Failures++
 		}
 		rep.Kills = append(rep.Kills, k)
-		logf("%s", k.String())
+		o.Logf("%s", k.String())
 	}
 	return rep, nil
+}
+
+// soakDeadline bounds every run of the soak: a run still going then has hung.
+const soakDeadline = 10 * time.Minute
+
+// soaker is one soak's simulator, workspace and what every run is checked against.
+type soaker struct {
+	o    SoakOptions
+	sim  *simproc.Sim
+	w    *Workspace
+	vars map[string]any
+	// want and before are set by uninterrupted: the reviewed diff and the fleet before it.
+	want   Want
+	before simproc.State
+}
+
+// play runs a playbook of the soak with o's kills.
+func (sk *soaker) play(ctx context.Context, playbook string, o PlaybookOptions) (*Run, error) {
+	o.Root, o.Playbook, o.Env, o.Vars, o.Deadline = sk.o.Root, playbook, sk.sim.Env(), sk.vars, soakDeadline
+	return sk.w.Playbook(ctx, o)
+}
+
+// uninterrupted computes the reviewed diff and runs one complete reset, whose stages' durations
+// spread the kills, and checks that it reached the plan.
+func (sk *soaker) uninterrupted(ctx context.Context) (*Run, error) {
+	r, err := sk.play(ctx, "playbooks/volume_diff_v3.yml", PlaybookOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the diff playbook failed:\n%s", r.Output)
+	}
+	deletes, err := ReadDiffDeletes(sk.w.Diff)
+	if err != nil {
+		return nil, err
+	}
+	sk.want = Want{Plan: sk.o.Fleet.Plan, Deletes: deletes, Old: []string{OldVolumes}}
+	if sk.before, err = sk.sim.State(); err != nil {
+		return nil, err
+	}
+	r, err = sk.play(ctx, "playbooks/volume_reset_v3.yml", PlaybookOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the uninterrupted reset failed:\n%s", strings.Join(FailedLines(r.Output), "\n"))
+	}
+	after, err := sk.sim.State()
+	if err != nil {
+		return nil, err
+	}
+	if p := CheckFleet(sk.want, sk.before, after); len(p) > 0 {
+		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
+	}
+	return r, nil
+}
+
+// killAndRerun resets the simulator, runs the reset and kills it k.At after the first task
+// whose name starts with prefix begins (after the run's start when prefix is ""), checks the
+// fleet, reruns the reset to its end and checks the fleet again, filling in k.
+func (sk *soaker) killAndRerun(ctx context.Context, k *Kill, prefix string) error {
+	if err := sk.sim.Reset(); err != nil {
+		return err
+	}
+	opts := PlaybookOptions{KillLeaderOnly: k.LeaderOnly}
+	if prefix == "" {
+		opts.KillAfter = max(k.At, time.Millisecond)
+	} else {
+		opts.KillInTask, opts.KillDelay = prefix, k.At
+	}
+	r, err := sk.play(ctx, "playbooks/volume_reset_v3.yml", opts)
+	if err != nil {
+		return err
+	}
+	k.Stage, k.Ended = lastTask(r.Output), !r.Killed
+	mid, err := sk.sim.State()
+	if err != nil {
+		return err
+	}
+	k.KillSafe = Safe(sk.want, sk.before, mid)
+	r2, err := sk.play(ctx, "playbooks/volume_reset_v3.yml", PlaybookOptions{})
+	r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
+	if err != nil {
+		return err
+	}
+	k.Rerun, k.RerunOK = r2.Duration, r2.Succeeded()
+	if !k.RerunOK {
+		k.RerunFail = strings.Join(FailedLines(r2.Output), " | ")
+		if k.RerunFail == "" {
+			k.RerunFail = tail(r2.Output, 1500)
+		}
+	}
+	final, err := sk.sim.State()
+	if err != nil {
+		return err
+	}
+	k.Converged = CheckFleet(sk.want, sk.before, final)
+	return nil
 }
 
 func (k Kill) String() string {

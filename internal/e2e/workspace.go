@@ -89,26 +89,11 @@ func (w *Workspace) Playbook(ctx context.Context, o PlaybookOptions) (*Run, erro
 	if o.Deadline <= 0 {
 		return nil, errors.New("e2e: PlaybookOptions.Deadline is required")
 	}
-	vars := w.vars()
-	for k, v := range o.Vars {
-		vars[k] = v
-	}
-	vb, err := json.Marshal(vars)
+	vars, err := w.writeVars(o.Vars)
 	if err != nil {
 		return nil, err
 	}
-	vf, err := os.CreateTemp(w.Dir, "vars-*.json")
-	if err != nil {
-		return nil, err
-	}
-	_, err = vf.Write(vb)
-	if cerr := vf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	argv := append([]string{"ansible-playbook", "-i", w.Inventory, "-e", "@" + vf.Name()}, o.Args...)
+	argv := append([]string{"ansible-playbook", "-i", w.Inventory, "-e", "@" + vars}, o.Args...)
 	argv = append(argv, filepath.Join(o.Root, o.Playbook))
 	tmp := filepath.Join(w.Dir, "tmp")
 	env := append([]string{"ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_RETRY_FILES_ENABLED=0",
@@ -127,6 +112,41 @@ func (w *Workspace) Playbook(ctx context.Context, o PlaybookOptions) (*Run, erro
 	if err != nil {
 		return nil, err
 	}
+	deadlined := o.watch(p, aimed)
+	run := p.Wait()
+	run.Deadline = deadlined
+	var ee *exec.ExitError
+	if run.Err != nil && !errors.As(run.Err, &ee) {
+		return run, run.Err
+	}
+	return run, nil
+}
+
+// writeVars writes the playbook's variables, the workspace's paths and more, to a file for -e @.
+func (w *Workspace) writeVars(more map[string]any) (string, error) {
+	vars := w.vars()
+	for k, v := range more {
+		vars[k] = v
+	}
+	vb, err := json.Marshal(vars)
+	if err != nil {
+		return "", err
+	}
+	vf, err := os.CreateTemp(w.Dir, "vars-*.json")
+	if err != nil {
+		return "", err
+	}
+	_, err = vf.Write(vb)
+	if cerr := vf.Close(); err == nil {
+		err = cerr
+	}
+	return vf.Name(), err
+}
+
+// watch kills p as o says (KillAfter, or KillDelay after aimed, the first task of KillInTask,
+// fires; at Deadline in any case) and returns once p has ended or been killed, saying whether
+// the deadline killed it.
+func (o PlaybookOptions) watch(p *Proc, aimed chan struct{}) (deadlined bool) {
 	kill := p.Kill
 	if o.KillLeaderOnly {
 		kill = p.KillLeader
@@ -139,8 +159,7 @@ func (w *Workspace) Playbook(ctx context.Context, o PlaybookOptions) (*Run, erro
 		defer t.Stop()
 		killC = t.C
 	}
-	deadlined := false
-	for waiting := true; waiting; {
+	for {
 		select {
 		case <-aimed:
 			aimed = nil // the first such task only
@@ -149,22 +168,14 @@ func (w *Workspace) Playbook(ctx context.Context, o PlaybookOptions) (*Run, erro
 			killC = t.C
 		case <-killC:
 			_ = kill()
-			waiting = false
+			return false
 		case <-deadline.C:
-			deadlined = true
 			_ = p.Kill()
-			waiting = false
+			return true
 		case <-p.Done():
-			waiting = false
+			return false
 		}
 	}
-	run := p.Wait()
-	run.Deadline = deadlined
-	var ee *exec.ExitError
-	if run.Err != nil && !errors.As(run.Err, &ee) {
-		return run, run.Err
-	}
-	return run, nil
 }
 
 // ReadDiffDeletes reads the delete list of a diff file as it is, without the checks of
