@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
@@ -24,7 +24,7 @@ type badFile struct {
 	// noDiff runs the reset without a diff file, as before the diff playbook was ever run.
 	noDiff bool
 	// extra adds volumes to the fleet before the run (e.g. a plan volume that exists).
-	extra []rig.Volume
+	extra []e2e.Volume
 	want  []string
 }
 
@@ -47,15 +47,15 @@ func badFiles() []badFile {
 		{name: "plan unknown field", plan: func(p map[string]any) { entry(p, 1)["sise_gb"] = 20 }, want: []string{"sise_gb"}},
 		{name: "plan server_id", plan: func(p map[string]any) { entry(p, 2)["server_id"] = 7 }, want: []string{"volumes[2]", "server_id"}},
 		{name: "diff missing", noDiff: true, want: []string{"diff_path", "does not exist", "playbooks/volume_diff_v3.yml"}},
-		{name: "diff deletes a plan volume", extra: []rig.Volume{{Name: "kbv3-web-01-data", Size: 20, Server: "web-01"}},
+		{name: "diff deletes a plan volume", extra: []e2e.Volume{{Name: "kbv3-web-01-data", Size: 20, Server: "web-01"}},
 			diff: func(d map[string]any, st simproc.State) {
 				v, _ := st.Volume("kbv3-web-01-data")
 				d["delete"] = append(dels(d), map[string]any{"id": v.ID, "name": v.Name, "server": "web-01", "size_gb": 20})
 			}, want: []string{"kbv3-web-01-data", "plan"}},
 		{name: "diff deletes a volume its selector does not select", diff: func(d map[string]any, st simproc.State) {
-			v, _ := st.Volume(rig.Archive)
+			v, _ := st.Volume(e2e.ArchiveVolume)
 			d["delete"] = append(dels(d), map[string]any{"id": v.ID, "name": v.Name, "server": "backup-01", "size_gb": 100})
-		}, want: []string{rig.Archive, "selector"}},
+		}, want: []string{e2e.ArchiveVolume, "selector"}},
 		{name: "diff malformed JSON", rawDiff: `{"version": 1, "delete": [`, want: []string{"diff"}},
 		{name: "diff version 2", diff: func(d map[string]any, _ simproc.State) { d["version"] = 2 }, want: []string{"version"}},
 		{name: "diff duplicate delete entries", diff: func(d map[string]any, _ simproc.State) {
@@ -74,15 +74,15 @@ func badFiles() []badFile {
 // against its own simulator.
 func TestBadInputFiles(t *testing.T) {
 	root := relRoot(t)
-	base := rig.SmallFleet()
+	base := e2e.SmallFleet()
 	diff := relDiff(t, base)
 	for _, c := range badFiles() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := base
-			f.Volumes = append(append([]rig.Volume{}, base.Volumes...), c.extra...)
+			f.Volumes = append(append([]e2e.Volume{}, base.Volumes...), c.extra...)
 			s := relSim(t, f, simproc.Token)
-			w, err := rig.NewWorkspace(t.TempDir(), f)
+			w, err := e2e.NewWorkspace(t.TempDir(), f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func TestBadInputFiles(t *testing.T) {
 			if err := s.ResetStats(); err != nil {
 				t.Fatal(err)
 			}
-			r, err := w.Playbook(context.Background(), rig.Options{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: s.Env(),
+			r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: s.Env(),
 				Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 3 * time.Minute})
 			if err != nil {
 				t.Fatal(err)
@@ -133,7 +133,7 @@ func TestBadInputFiles(t *testing.T) {
 			if r.Succeeded() || r.Code == 0 {
 				p.add("the reset did not fail (exit %d)", r.Code)
 			}
-			account := strings.Join(rig.FailedLines(r.Output), "\n")
+			account := strings.Join(e2e.FailedLines(r.Output), "\n")
 			for _, w := range c.want {
 				if !strings.Contains(strings.ToLower(account), strings.ToLower(w)) {
 					p.add("the failure does not name %q", w)
@@ -142,7 +142,7 @@ func TestBadInputFiles(t *testing.T) {
 			if stats.Requests.Mutating != 0 {
 				p.add("%d mutating requests reached the API: %v", stats.Requests.Mutating, stats.Requests.ByRoute)
 			}
-			for _, q := range rig.Safe(f, st, relState(t, s), nil) {
+			for _, q := range e2e.Safe(relWant(f, nil), st, relState(t, s)) {
 				p.add("fleet changed: %s", q)
 			}
 			if len(p.list) > 0 {

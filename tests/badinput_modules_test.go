@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
@@ -140,7 +140,7 @@ func TestBadInputModules(t *testing.T) {
 	if len(cases) < 40 {
 		t.Fatalf("only %d bad inputs", len(cases))
 	}
-	s := relSim(t, rig.SmallFleet(), simproc.Token)
+	s := relSim(t, e2e.SmallFleet(), simproc.Token)
 	base := strings.TrimSuffix(s.Endpoint, "/v1")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -194,8 +194,8 @@ func TestBadInputModules(t *testing.T) {
 	}
 	// The fleet is as it was.
 	st := relState(t, s)
-	if n := len(st.Volumes); n != len(rig.SmallFleet().Volumes) {
-		t.Errorf("%d volumes after the bad inputs, want %d", n, len(rig.SmallFleet().Volumes))
+	if n := len(st.Volumes); n != len(e2e.SmallFleet().Volumes) {
+		t.Errorf("%d volumes after the bad inputs, want %d", n, len(e2e.SmallFleet().Volumes))
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
@@ -21,7 +21,7 @@ import (
 // failed row in the next benchmark.
 func TestBenchPeersReachThePlan(t *testing.T) {
 	root := relRoot(t)
-	f := rig.SmallFleet()
+	f := e2e.SmallFleet()
 	diff := relDiff(t, f)
 	for _, peer := range []struct {
 		name     string
@@ -34,7 +34,7 @@ func TestBenchPeersReachThePlan(t *testing.T) {
 		t.Run(peer.name, func(t *testing.T) {
 			t.Parallel()
 			s := relSim(t, f, simproc.Token)
-			w, err := rig.NewWorkspace(t.TempDir(), f)
+			w, err := e2e.NewWorkspace(t.TempDir(), f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestBenchPeersReachThePlan(t *testing.T) {
 			before := relState(t, s)
 			var output string
 			if peer.playbook != "" {
-				r, err := w.Playbook(context.Background(), rig.Options{Root: root, Playbook: peer.playbook, Env: s.Env(),
+				r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: peer.playbook, Env: s.Env(),
 					Vars: map[string]any{"batch_size": 3}, Deadline: 4 * time.Minute})
 				if err != nil {
 					t.Fatal(err)
@@ -67,11 +67,11 @@ func TestBenchPeersReachThePlan(t *testing.T) {
 					t.Fatalf("the CLI loop failed (%v):\n%s", err, output)
 				}
 			}
-			deletes, err := rig.ReadDiffDeletes(w.Diff)
+			deletes, err := e2e.ReadDiffDeletes(w.Diff)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if problems := rig.CheckFleet(f, before, relState(t, s), deletes); len(problems) > 0 {
+			if problems := e2e.CheckFleet(relWant(f, deletes), before, relState(t, s)); len(problems) > 0 {
 				t.Errorf("the fleet does not match the plan:\n%s\n\noutput:\n%s", strings.Join(problems, "\n"), output)
 			}
 		})

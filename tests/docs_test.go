@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 // docModules are the six modules of keybuzz.infra (meta/runtime.yml's action group).
@@ -22,12 +24,11 @@ var docModules = []string{
 	"kbv3_volume_attach", "kbv3_volume_verify", "kbv3_volume_info",
 }
 
-// docRepoRoot is the checkout: go test runs in the package's directory, tests/.
+// docRepoRoot is the checkout.
 func docRepoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
+	root, err := e2e.Root()
 	require.NoError(t, err)
-	require.FileExists(t, filepath.Join(root, "go.mod"))
 	return root
 }
 

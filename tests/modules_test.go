@@ -33,7 +33,7 @@ func mutBuild(t *testing.T, dir string, names ...string) {
 		args = append(args, "./modules/"+n)
 	}
 	cmd := exec.Command(goBin, args...)
-	cmd.Dir = ".." // go test runs in tests/
+	cmd.Dir = docRepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)

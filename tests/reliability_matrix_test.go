@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/plan"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
@@ -189,12 +190,12 @@ const relWorkers = 6
 // case as a subtest.
 func TestReliabilityFaultMatrix(t *testing.T) {
 	root := relRoot(t)
-	f := rig.SmallFleet()
+	f := e2e.SmallFleet()
 	diff := relDiff(t, f)
-	deletes := []rig.DiffDelete{}
+	deletes := []plan.DeleteEntry{}
 	{
 		var d struct {
-			Delete []rig.DiffDelete `json:"delete"`
+			Delete []plan.DeleteEntry `json:"delete"`
 		}
 		if err := json.Unmarshal(diff, &d); err != nil {
 			t.Fatal(err)
@@ -251,18 +252,18 @@ func TestReliabilityFaultMatrix(t *testing.T) {
 	}
 }
 
-func relFleetDesc(f rig.Fleet) string {
+func relFleetDesc(f e2e.Fleet) string {
 	return fmt.Sprintf("%d servers, %d volumes before (%d unrelated), a plan of %d volumes; batches of 3, actions of 50 ms",
 		len(f.Servers), len(f.Volumes), len(f.Unrelated), len(f.Plan))
 }
 
 // relRunCase runs one case: the faulted run, the checks, the rerun without the fault.
-func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDelete, c relCase) (res relResult) {
+func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.DeleteEntry, c relCase) (res relResult) {
 	res = relResult{Fault: c.fault, Stage: c.stage, Expect: map[relExpect]string{expRecover: "recovers", expFail: "fails cleanly"}[c.expect]}
 	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := rig.StartSim(ctx, root, dir, f, simproc.Token)
+	s, err := e2e.StartSim(ctx, root, dir, f, simproc.Token)
 	if err != nil {
 		problem("start: %v", err)
 		return res
@@ -272,7 +273,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 			problem("hcloud-sim: %v", err)
 		}
 	}()
-	w, err := rig.NewWorkspace(dir, f)
+	w, err := e2e.NewWorkspace(dir, f)
 	if err == nil {
 		err = os.WriteFile(w.Diff, diff, 0o644)
 	}
@@ -319,7 +320,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 	if err := s.ResetStats(); err != nil {
 		problem("stats: %v", err)
 	}
-	r, err := w.Playbook(ctx, rig.Options{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline})
+	r, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline})
 	if err != nil {
 		problem("run: %v", err)
 		return res
@@ -333,11 +334,17 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 		problem("state: %v", err)
 		return res
 	}
-	stats, _ := s.Stats()
-	if faults, err := s.Faults(); err == nil {
-		for _, fr := range faults {
-			res.FaultHits += fr.Hits
-		}
+	stats, err := s.Stats()
+	if err != nil {
+		problem("stats: %v", err)
+		return res
+	}
+	faults, err := s.Faults()
+	if err != nil {
+		problem("faults: %v", err)
+	}
+	for _, fr := range faults {
+		res.FaultHits += fr.Hits
 	}
 	if c.badToken {
 		res.FaultHits = stats.Requests.ByStatus["401"]
@@ -345,12 +352,12 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 	if res.FaultHits == 0 {
 		problem("the fault never hit: the case tests nothing")
 	}
-	entries, err := rig.ReadOplog(w.Log)
+	entries, err := e2e.ReadOplog(w.Log)
 	if err != nil {
 		problem("operation log: %v", err)
 	}
-	res.Retries, res.MaxAttempt = rig.Retries(entries)
-	account := rig.FailedLines(r.Output)
+	res.Retries, res.MaxAttempt = e2e.Retries(entries)
+	account := e2e.FailedLines(r.Output)
 	res.Account = strings.Join(account, " | ")
 	switch {
 	case r.Succeeded():
@@ -399,7 +406,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 	if c.badToken && stats.Requests.Mutating > 0 {
 		problem("%d mutating requests with a refused token", stats.Requests.Mutating)
 	}
-	for _, p := range rig.Safe(f, before, after, deletes) {
+	for _, p := range e2e.Safe(relWant(f, deletes), before, after) {
 		problem("after the faulted run: %s", p)
 	}
 
@@ -432,7 +439,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 		problem("clear faults: %v", err)
 		return res
 	}
-	r2, err := w.Playbook(ctx, rig.Options{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
+	r2, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
 		Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 2 * time.Minute})
 	if err != nil {
 		problem("rerun: %v", err)
@@ -444,7 +451,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 		problem("state: %v", err)
 		return res
 	}
-	fleetProblems := rig.CheckFleet(f, before, final, deletes)
+	fleetProblems := e2e.CheckFleet(relWant(f, deletes), before, final)
 	switch {
 	case r2.Succeeded() && len(fleetProblems) == 0:
 		res.Rerun = "converged"
@@ -452,8 +459,8 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 			res.Rerun = "converged (simulator restarted: the stuck action given up)"
 		}
 	case !r2.Succeeded():
-		res.Rerun = "FAILED: " + strings.Join(rig.FailedLines(r2.Output), " | ")
-		problem("the rerun failed: %s", strings.Join(rig.FailedLines(r2.Output), "\n"))
+		res.Rerun = "FAILED: " + strings.Join(e2e.FailedLines(r2.Output), " | ")
+		problem("the rerun failed: %s", strings.Join(e2e.FailedLines(r2.Output), "\n"))
 	default:
 		res.Rerun = "did not converge: " + strings.Join(fleetProblems, "; ")
 	}
@@ -465,7 +472,7 @@ func relRunCase(root, dir string, f rig.Fleet, diff []byte, deletes []rig.DiffDe
 
 // relRestart starts a simulator from the fleet as st shows it, with a seed whose volume ids
 // collide with none of the diff's.
-func relRestart(ctx context.Context, root, dir string, f rig.Fleet, st simproc.State, deletes []rig.DiffDelete) (*simproc.Sim, error) {
+func relRestart(ctx context.Context, root, dir string, f e2e.Fleet, st simproc.State, deletes []plan.DeleteEntry) (*simproc.Sim, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -474,7 +481,7 @@ func relRestart(ctx context.Context, root, dir string, f rig.Fleet, st simproc.S
 		taken[d.ID] = true
 	}
 	for seed := 2; seed < 10; seed++ {
-		s, err := rig.StartSim(ctx, root, dir, rig.FleetFromState(f, st), simproc.Token, "--seed", fmt.Sprint(seed))
+		s, err := e2e.StartSim(ctx, root, dir, e2e.FleetFromState(f, st), simproc.Token, "--seed", fmt.Sprint(seed))
 		if err != nil {
 			return nil, err
 		}
@@ -556,13 +563,13 @@ func relRuleString(r simproc.Fault) string {
 }
 
 // relFleetNames are the names of every volume the fleet has or plans.
-func relFleetNames(f rig.Fleet, deletes []rig.DiffDelete) []string {
+func relFleetNames(f e2e.Fleet, deletes []plan.DeleteEntry) []string {
 	var names []string
 	for _, v := range f.Volumes {
 		names = append(names, v.Name)
 	}
 	for _, e := range f.Plan {
-		names = append(names, e.VolumeName())
+		names = append(names, e.Name())
 	}
 	for _, d := range deletes {
 		names = append(names, d.Name)
@@ -570,7 +577,7 @@ func relFleetNames(f rig.Fleet, deletes []rig.DiffDelete) []string {
 	return names
 }
 
-func relIsVolume(name string, f rig.Fleet, deletes []rig.DiffDelete) bool {
+func relIsVolume(name string, f e2e.Fleet, deletes []plan.DeleteEntry) bool {
 	for _, n := range relFleetNames(f, deletes) {
 		if n == name {
 			return true
@@ -580,10 +587,10 @@ func relIsVolume(name string, f rig.Fleet, deletes []rig.DiffDelete) bool {
 }
 
 // relAccountVolumes are the fleet's volumes the account names.
-func relAccountVolumes(account string, f rig.Fleet, deletes []rig.DiffDelete) []string {
+func relAccountVolumes(account string, f e2e.Fleet, deletes []plan.DeleteEntry) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, n := range rig.Names(account, relFleetNames(f, deletes)) {
+	for _, n := range e2e.Names(account, relFleetNames(f, deletes)) {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -594,7 +601,7 @@ func relAccountVolumes(account string, f rig.Fleet, deletes []rig.DiffDelete) []
 }
 
 // relAccountSummary is the failure in a few words: the task and its msg, shortened.
-func relAccountSummary(account []string, f rig.Fleet, deletes []rig.DiffDelete) string {
+func relAccountSummary(account []string, f e2e.Fleet, deletes []plan.DeleteEntry) string {
 	if len(account) == 0 {
 		return "(no account)"
 	}

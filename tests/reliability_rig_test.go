@@ -12,13 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/plan"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 // The reliability, bad-input and secrets tests drive the built binaries (make build): the module
 // binaries in plugins/modules, bin/hcloud-sim and the collection link ansible.cfg uses. Shared
-// set-up lives here; the rig itself is cmd/kbv3-soak/rig, which the soak command uses too.
+// set-up lives here; the harness itself is internal/e2e, which the soak command and the
+// benchmark use too.
 
 var (
 	relRootOnce sync.Once
@@ -30,9 +32,9 @@ var (
 func relRoot(t testing.TB) string {
 	t.Helper()
 	relRootOnce.Do(func() {
-		relRootDir, relRootErr = rig.Root()
+		relRootDir, relRootErr = e2e.Root()
 		if relRootErr == nil {
-			relRootErr = rig.CheckBuilt(relRootDir)
+			relRootErr = e2e.CheckBuilt(relRootDir)
 		}
 	})
 	if relRootErr != nil {
@@ -42,12 +44,12 @@ func relRoot(t testing.TB) string {
 }
 
 // relSim starts a simulator of fleet f for the test, stopped at its end.
-func relSim(t testing.TB, f rig.Fleet, token string, args ...string) *simproc.Sim {
+func relSim(t testing.TB, f e2e.Fleet, token string, args ...string) *simproc.Sim {
 	t.Helper()
 	root := relRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := rig.StartSim(ctx, root, t.TempDir(), f, token, args...)
+	s, err := e2e.StartSim(ctx, root, t.TempDir(), f, token, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ var (
 
 // relDiff is the diff file of fleet f as playbooks/volume_diff_v3.yml computes it against a fresh
 // simulator (ids are deterministic for a scenario file), computed once per fleet name.
-func relDiff(t testing.TB, f rig.Fleet) []byte {
+func relDiff(t testing.TB, f e2e.Fleet) []byte {
 	t.Helper()
 	relDiffMu.Lock()
 	defer relDiffMu.Unlock()
@@ -132,11 +134,11 @@ func relDiff(t testing.TB, f rig.Fleet) []byte {
 	}
 	root := relRoot(t)
 	s := relSim(t, f, simproc.Token)
-	w, err := rig.NewWorkspace(t.TempDir(), f)
+	w, err := e2e.NewWorkspace(t.TempDir(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := w.Playbook(context.Background(), rig.Options{Root: root, Playbook: "playbooks/volume_diff_v3.yml", Env: s.Env(), Deadline: 2 * time.Minute})
+	r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_diff_v3.yml", Env: s.Env(), Deadline: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +151,11 @@ func relDiff(t testing.TB, f rig.Fleet) []byte {
 	}
 	relDiffCache[f.Name] = b
 	return b
+}
+
+// relWant is what a reset of fleet f with the diff's delete list deletes may do and must reach.
+func relWant(f e2e.Fleet, deletes []plan.DeleteEntry) e2e.Want {
+	return e2e.Want{Plan: f.Plan, Deletes: deletes, Old: []string{e2e.OldVolumes}}
 }
 
 // relProblems collects a case's problems, so that one failure message lists them all.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 // relSecretToken and relRefusedToken are recognisable, 64 characters, unlike any resource name.
@@ -24,7 +24,7 @@ const (
 // report, or any other file the runs wrote.
 func TestSecretsTokenNeverShown(t *testing.T) {
 	root := relRoot(t)
-	f := rig.SmallFleet()
+	f := e2e.SmallFleet()
 	s := relSim(t, f, relSecretToken,
 		"--fault", "POST /v1/volumes/*/actions/detach status=503 nth=1 count=2",
 		"--fault", "DELETE /v1/volumes/* status=500 nth=1 count=1",
@@ -34,14 +34,14 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 		"--fault", "POST /v1/volumes/*/actions/attach effect=action_error nth=3 count=1",
 		"--fault", "GET /v1/actions status=504 nth=2 count=1",
 	)
-	w, err := rig.NewWorkspace(t.TempDir(), f)
+	w, err := e2e.NewWorkspace(t.TempDir(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := s.Env()
 	var outputs []string
-	run := func(playbook string, env []string) *rig.Run {
-		r, err := w.Playbook(context.Background(), rig.Options{Root: root, Playbook: playbook, Env: env, Args: []string{"-vvvv"},
+	run := func(playbook string, env []string) *e2e.Run {
+		r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: playbook, Env: env, Args: []string{"-vvvv"},
 			Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 4 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
@@ -66,14 +66,14 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 	if r3.Succeeded() {
 		t.Errorf("a run with a refused token succeeded")
 	}
-	if !strings.Contains(strings.Join(rig.FailedLines(r3.Output), "\n"), "unauthorized") {
-		t.Errorf("the refused token's failure does not say unauthorized:\n%s", strings.Join(rig.FailedLines(r3.Output), "\n"))
+	if !strings.Contains(strings.Join(e2e.FailedLines(r3.Output), "\n"), "unauthorized") {
+		t.Errorf("the refused token's failure does not say unauthorized:\n%s", strings.Join(e2e.FailedLines(r3.Output), "\n"))
 	}
-	entries, err := rig.ReadOplog(w.Log)
+	entries, err := e2e.ReadOplog(w.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if retries, _ := rig.Retries(entries); retries == 0 {
+	if retries, _ := e2e.Retries(entries); retries == 0 {
 		t.Errorf("no retry in the operation log: the faults did not bite")
 	}
 	if len(strings.Join(outputs, "")) < 10000 || !strings.Contains(r1.Output, "<localhost> EXEC") {

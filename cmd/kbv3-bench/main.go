@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keybuzz/kbv3/internal/bench"
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 func main() {
@@ -27,10 +28,10 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("kbv3-bench", flag.ContinueOnError)
 	var (
-		repo       = fs.String("repo", ".", "the kbv3 checkout")
+		repo       = fs.String("repo", "", "the kbv3 checkout (default: the one around the working directory)")
 		simBin     = fs.String("sim", "bin/hcloud-sim", "the simulator binary (relative to -repo)")
-		ways       = fs.String("ways", strings.Join(bench.AllWays, ","), "ways to run: kbv3,official,cli (or none)")
-		extras     = fs.String("extras", strings.Join(bench.AllExtras, ","), "extras: noop,check,startup,big,simrps (or none)")
+		ways       = fs.String("ways", strings.Join(bench.AllWays, ","), "ways to run: some of "+strings.Join(bench.AllWays, ",")+" (or none)")
+		extras     = fs.String("extras", strings.Join(bench.AllExtras, ","), "extras: some of "+strings.Join(bench.AllExtras, ",")+" (or none)")
 		batch      = fs.Int("batch", 10, "batch size of every way")
 		bigN       = fs.Int("big", 500, "servers (and volumes) of the generated fleet")
 		out        = fs.String("out", "docs/BENCHMARKS.md", "the report to write (relative to -repo; empty: none)")
@@ -44,6 +45,14 @@ func run(ctx context.Context, args []string) int {
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *repo == "" {
+		root, err := e2e.Root()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kbv3-bench:", err)
+			return 2
+		}
+		*repo = root
 	}
 	abs, err := filepath.Abs(*repo)
 	if err != nil {

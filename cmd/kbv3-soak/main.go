@@ -9,8 +9,9 @@
 // times: resets the simulator, SIGKILLs the reset playbook's process group at a seeded random
 // moment of a stage (the start-up and every stage in turn, in a seeded order; every other kill
 // hits ansible-playbook alone, leaving its workers and module running into the rerun), checks
-// that nothing outside the diff was deleted and the unrelated volume is intact, reruns the reset to completion and checks that the fleet converged to the plan. It
-// prints N and every outcome, and exits 1 when any kill went wrong. Run it after make build.
+// that nothing outside the diff was deleted or changed, reruns the reset to completion and
+// checks that the fleet converged to the plan. It prints N, the seed and every outcome, and
+// exits 1 when any kill went wrong. Run it after make build. The harness is internal/e2e (Soak).
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keybuzz/kbv3/cmd/kbv3-soak/rig"
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 func main() {
@@ -49,20 +50,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "kbv3-soak: -kills must be ≥ 0, -batch-size and -stage-timeout ≥ 1")
 		os.Exit(2)
 	}
-	root, err := rig.Root()
+	root, err := e2e.Root()
 	if err == nil {
-		err = rig.CheckBuilt(root)
+		err = e2e.CheckBuilt(root)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kbv3-soak:", err)
 		os.Exit(1)
 	}
-	var f rig.Fleet
+	var f e2e.Fleet
 	switch *fleet {
 	case "ph3-02":
-		f, err = rig.PH3Fleet(root)
+		f, err = e2e.PH3Fleet(root)
 	case "small":
-		f = rig.SmallFleet()
+		f = e2e.SmallFleet()
 	default:
 		err = fmt.Errorf("unknown fleet %q (ph3-02 or small)", *fleet)
 	}
@@ -84,7 +85,7 @@ func main() {
 	ctx, cancel2 := context.WithTimeout(ctx, time.Duration(*kills+2)*10*time.Minute)
 	defer cancel2()
 	start := time.Now()
-	rep, err := rig.Soak(ctx, rig.SoakOptions{Root: root, Dir: dir, Fleet: f, Kills: *kills, Seed: *seed,
+	rep, err := e2e.Soak(ctx, e2e.SoakOptions{Root: root, Dir: dir, Fleet: f, Kills: *kills, Seed: *seed,
 		BatchSize: *batch, StageTimeout: *stageTimeout,
 		Logf: func(format string, args ...any) { fmt.Printf(format+"\n", args...) }})
 	if rep != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,41 +91,67 @@ func TestRunFailuresAndPanicsDoNotStopOthers(t *testing.T) {
 	assert.EqualError(t, out[4].Err, "panic: wrapped")
 }
 
+// expiring is a context whose deadline passes when the test says so: the test decides which
+// items have started by then, instead of racing a timer on a loaded machine.
+type expiring struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *expiring) Done() <-chan struct{} { return c.done }
+
+func (c *expiring) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (c *expiring) expire() { c.once.Do(func() { close(c.done) }) }
+
 func TestRunDeadline(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	items := make([]int, 10)
-	start := time.Now()
-	out := Run(ctx, items, 2, func(ctx context.Context, _ int) (int, error) {
-		select {
-		case <-time.After(30 * time.Millisecond):
+	ctx := newExpiring()
+	defer ctx.expire()
+	// Items 0 and 1 finish at once; items 2 and 3 then take both slots and wait for the deadline,
+	// which passes as soon as both are running: items 4 to 9 never get a slot.
+	blocked := make(chan int, 2)
+	go func() {
+		<-blocked
+		<-blocked
+		ctx.expire()
+	}()
+	items := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	out := Run(ctx, items, 2, func(ctx context.Context, i int) (int, error) {
+		if i < 2 {
 			return 1, nil
-		case <-ctx.Done():
-			return 0, fmt.Errorf("waiting: %w", ctx.Err())
 		}
+		blocked <- i
+		<-ctx.Done()
+		return 0, fmt.Errorf("waiting: %w", ctx.Err())
 	})
-	assert.Less(t, time.Since(start), time.Second)
-	var done, cut, notStarted int
-	for _, o := range out {
+	require.Len(t, out, len(items))
+	for i, o := range out {
 		switch {
-		case o.Err == nil:
-			done++
-		case errors.Is(o.Err, ErrNotStarted):
-			notStarted++
+		case i < 2:
+			assert.NoError(t, o.Err, "item %d finished before the deadline", i)
+			assert.Equal(t, 1, o.Value)
+		case i < 4:
+			assert.ErrorIs(t, o.Err, context.DeadlineExceeded, "item %d is cut at the deadline", i)
+			assert.NotErrorIs(t, o.Err, ErrNotStarted, "item %d", i)
+		default:
+			// Not-started items are the tail of the list: items start in order.
+			assert.ErrorIs(t, o.Err, ErrNotStarted, "item %d", i)
 			assert.EqualError(t, o.Err, "not started: deadline exceeded")
 			assert.ErrorIs(t, o.Err, context.DeadlineExceeded)
 			assert.Zero(t, o.Duration)
-		default:
-			cut++
-			assert.ErrorIs(t, o.Err, context.DeadlineExceeded)
 		}
-	}
-	assert.Equal(t, 2, done, "the first two items finish in 30ms")
-	assert.Equal(t, 2, cut, "the next two are cut at 50ms")
-	assert.Equal(t, 6, notStarted)
-	// Not-started items are the tail of the list: items start in order.
-	for i, o := range out {
-		assert.Equal(t, i >= 4, errors.Is(o.Err, ErrNotStarted), "item %d", i)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/plan"
 )
 
@@ -24,9 +25,6 @@ var (
 	AllWays   = []string{"kbv3", "official", "official-hosts", "cli"}
 	AllExtras = []string{"noop", "check", "startup", "big", "simrps"}
 )
-
-// kbv3Modules are the binaries the kbv3 way needs in plugins/modules.
-var kbv3Modules = []string{"kbv3_volume_info", "kbv3_volume_detach", "kbv3_volume_delete", "kbv3_volume_create", "kbv3_volume_attach", "kbv3_volume_verify"}
 
 // Token is the bearer token of every client: long and unlike any resource name, so that Ansible's
 // no_log masking never rewrites a result.
@@ -224,7 +222,7 @@ type runner struct {
 	logf     func(string, ...any)
 }
 
-// env is the environment of every client: the simulator, and Ansible kept out of ~/.ansible.
+// clientEnv is the environment of every client: the simulator, and Ansible kept out of ~/.ansible.
 func clientEnv(endpoint, work string) []string {
 	return []string{
 		"HCLOUD_TOKEN=" + Token,
@@ -274,10 +272,10 @@ func writeVars(dir string, vars map[string]any) (string, error) {
 	return p, os.WriteFile(p, data, 0o644)
 }
 
-// kbv3Built reports which kbv3 module binaries are missing.
+// kbv3Missing reports which kbv3 module binaries are missing.
 func kbv3Missing(repo string) []string {
 	var missing []string
-	for _, m := range kbv3Modules {
+	for _, m := range e2e.Modules {
 		if st, err := os.Stat(filepath.Join(repo, "plugins", "modules", m)); err != nil || st.Mode()&0o111 == 0 {
 			missing = append(missing, m)
 		}

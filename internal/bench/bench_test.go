@@ -112,7 +112,7 @@ func TestVerifyPlan(t *testing.T) {
 	bad.Volumes[2].Size = 10                             // kbv3-b-01-data too small
 	bad.Volumes = append(bad.Volumes, before.Volumes[0]) // vol-a-01 left
 	probs := strings.Join(VerifyPlan(p, d, before, bad), "\n")
-	for _, want := range []string{"archive (id 11): changed", "kbv3-a-01-data: attached to nothing", "kbv3-b-01-data: size 10, plan 50", "vol-a-01 (id 10): old volume left"} {
+	for _, want := range []string{"volume archive (id 11) changed", `kbv3-a-01-data: attached to ""`, "kbv3-b-01-data: size 10 GB, plan 50", "old volume vol-a-01 (id 10"} {
 		if !strings.Contains(probs, want) {
 			t.Errorf("problems lack %q:\n%s", want, probs)
 		}

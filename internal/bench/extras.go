@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 // StartupResult is the start-up cost of one module process.
@@ -151,7 +153,7 @@ func buildAnsiballZ(ctx context.Context, opts Options, dir string) (string, erro
 	remote := filepath.Join(dir, "remote")
 	c, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(c, "ansible", "localhost", "-m", "hetzner.hcloud.hcloud_volume_info", "-a", unknownOption+"=1")
+	cmd := e2e.GroupCommand(c, "ansible", "localhost", "-m", "hetzner.hcloud.hcloud_volume_info", "-a", unknownOption+"=1")
 	cmd.Dir = opts.Repo
 	cmd.Env = append(os.Environ(), "ANSIBLE_KEEP_REMOTE_FILES=1", "ANSIBLE_REMOTE_TEMP="+remote,
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "local"), "ANSIBLE_NOCOLOR=1", "HCLOUD_TOKEN="+Token,

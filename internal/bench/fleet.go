@@ -3,15 +3,11 @@ package bench
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"os"
-	"path"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
-
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/plan"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
@@ -51,7 +47,7 @@ func (st *State) Live() []plan.Live {
 }
 
 // DeletePatterns select the old volumes, as playbooks/volume_diff_v3.yml does by default.
-var DeletePatterns = []string{"vol-*"}
+var DeletePatterns = []string{e2e.OldVolumes}
 
 // WriteDiff computes the reviewed diff of p against st (what playbooks/volume_diff_v3.yml
 // writes) and stores it at dest.
@@ -67,130 +63,21 @@ func WriteDiff(p *plan.Plan, st *State, dest string) (*plan.Diff, error) {
 	return d, os.WriteFile(dest, data, 0o644)
 }
 
-// volumeKey is what "untouched" compares.
-func volumeKey(v schema.Volume, servers map[int64]string) string {
-	srv := ""
-	if v.Server != nil {
-		srv = servers[*v.Server]
-	}
-	labels := slices.Sorted(maps.Keys(v.Labels))
-	var lb strings.Builder
-	for _, k := range labels {
-		fmt.Fprintf(&lb, "%s=%s,", k, v.Labels[k])
-	}
-	return fmt.Sprintf("id=%d name=%s size=%d loc=%s server=%s protected=%t labels=%s",
-		v.ID, v.Name, v.Size, v.Location.Name, srv, v.Protection.Delete, lb.String())
-}
-
-// VerifyPlan checks the end state against the plan: each plan volume exists once with its size
-// and location and is attached to its server; no volume matching DeletePatterns is left; every
-// volume that was there before and that the diff does not delete is untouched; nothing else
-// exists. It returns the problems, none when the fleet is right.
+// VerifyPlan checks the end state of a reset against the plan, with the harness's one check
+// (e2e.CheckFleet): each plan volume exists once with its size and location and is attached to
+// its server; no volume the diff deletes or DeletePatterns match is left; every other volume
+// that was there before is untouched; nothing else exists. It returns the problems, sorted;
+// none when the fleet is right.
 func VerifyPlan(p *plan.Plan, d *plan.Diff, before, after *State) []string {
-	var problems []string
-	servers := after.serverNames()
-	serverByName := map[string]simproc.Server{}
-	for _, s := range after.Servers {
-		serverByName[s.Name] = s
-	}
-	byName := map[string][]schema.Volume{}
-	for _, v := range after.Volumes {
-		byName[v.Name] = append(byName[v.Name], v)
-	}
-	planned := map[string]bool{}
-	for _, e := range p.Volumes {
-		name := e.Name()
-		planned[name] = true
-		vs := byName[name]
-		if len(vs) != 1 {
-			problems = append(problems, fmt.Sprintf("%s: %d volumes with this name, want 1", name, len(vs)))
-			continue
-		}
-		v := vs[0]
-		srv, ok := serverByName[e.Hostname]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: server %s does not exist", name, e.Hostname))
-			continue
-		}
-		if v.Size != e.SizeGB {
-			problems = append(problems, fmt.Sprintf("%s: size %d, plan %d", name, v.Size, e.SizeGB))
-		}
-		if want := cmp.Or(e.Location, srv.Datacenter.Location.Name); v.Location.Name != want {
-			problems = append(problems, fmt.Sprintf("%s: location %s, plan %s", name, v.Location.Name, want))
-		}
-		if v.Server == nil || *v.Server != srv.ID {
-			got := "nothing"
-			if v.Server != nil {
-				got = servers[*v.Server]
-			}
-			problems = append(problems, fmt.Sprintf("%s: attached to %s, plan %s", name, got, e.Hostname))
-		}
-	}
-	deleted := map[int64]bool{}
-	for _, de := range d.Delete {
-		deleted[de.ID] = true
-	}
-	beforeServers := before.serverNames()
-	beforeByID := map[int64]schema.Volume{}
-	for _, v := range before.Volumes {
-		beforeByID[v.ID] = v
-	}
-	for _, v := range after.Volumes {
-		for _, pat := range DeletePatterns {
-			if ok, _ := path.Match(pat, v.Name); ok {
-				problems = append(problems, fmt.Sprintf("%s (id %d): old volume left", v.Name, v.ID))
-			}
-		}
-		if planned[v.Name] {
-			continue
-		}
-		if b, ok := beforeByID[v.ID]; !ok {
-			problems = append(problems, fmt.Sprintf("%s (id %d): not in the plan, created by the run", v.Name, v.ID))
-		} else if volumeKey(b, beforeServers) != volumeKey(v, servers) {
-			problems = append(problems, fmt.Sprintf("%s (id %d): changed although the diff leaves it alone", v.Name, v.ID))
-		}
-	}
-	for _, b := range before.Volumes {
-		if deleted[b.ID] || planned[b.Name] {
-			continue
-		}
-		found := false
-		for _, v := range after.Volumes {
-			if v.ID == b.ID {
-				found = true
-				break
-			}
-		}
-		if !found {
-			problems = append(problems, fmt.Sprintf("%s (id %d): gone although the diff leaves it alone", b.Name, b.ID))
-		}
-	}
+	problems := e2e.CheckFleet(e2e.Want{Plan: p.Volumes, Deletes: d.Delete, Old: DeletePatterns},
+		simproc.State(*before), simproc.State(*after))
 	sort.Strings(problems)
 	return problems
 }
 
 // VerifyUnchanged checks that no volume changed between before and after (a check-mode run).
 func VerifyUnchanged(before, after *State) []string {
-	keys := func(st *State) map[string]bool {
-		names := st.serverNames()
-		m := map[string]bool{}
-		for _, v := range st.Volumes {
-			m[volumeKey(v, names)] = true
-		}
-		return m
-	}
-	b, a := keys(before), keys(after)
-	var problems []string
-	for k := range b {
-		if !a[k] {
-			problems = append(problems, "changed or gone: "+k)
-		}
-	}
-	for k := range a {
-		if !b[k] {
-			problems = append(problems, "new or changed: "+k)
-		}
-	}
+	problems := e2e.Unchanged(simproc.State(*before), simproc.State(*after))
 	sort.Strings(problems)
 	return problems
 }

@@ -5,13 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
 )
 
 // tagVar marks every process a measured command starts, even those that leave its process group
@@ -89,11 +90,12 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ %s\n", c)
-	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	// ctx's end kills the process group; what left it (tagged) is killed once it has ended.
+	cmd := e2e.GroupCommand(ctx, c.Argv...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(append(os.Environ(), c.Env...), tagVar+"="+tag)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 
 	load := loadAvg()
 	sampler := newSampler(tag)
@@ -117,21 +119,15 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 			}
 		}
 	}()
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-waited:
-	case <-ctx.Done():
-		killTree(cmd.Process.Pid, tag)
-		werr = <-waited
+	werr := cmd.Wait()
+	if ctx.Err() != nil {
 		werr = fmt.Errorf("%w (%v)", ctx.Err(), werr)
 	}
 	m := Measure{Wall: time.Since(start), Tag: tag, LoadAvg: load}
 	close(stopSampling)
 	wg.Wait()
 	// Whatever the command left running (async jobs) is ended too.
-	killTree(0, tag)
+	killTagged(tag)
 	m.PeakTreeRSS, m.Procs = sampler.peak, sampler.procs()
 	if ps := cmd.ProcessState; ps != nil {
 		m.ExitCode = ps.ExitCode()
@@ -146,11 +142,9 @@ func RunCmd(ctx context.Context, c Cmd) Measure {
 	return m
 }
 
-// killTree kills the process group pgid (when not 0) and every process carrying tag.
-func killTree(pgid int, tag string) {
-	if pgid > 0 {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	}
+// killTagged kills every process carrying tag: those of the command's process group, and
+// those that left it.
+func killTagged(tag string) {
 	for _, pid := range taggedPIDs(tag) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}

@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"os"
-	"syscall"
 
+	"github.com/keybuzz/kbv3/internal/e2e"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
@@ -22,11 +22,10 @@ func startSim(ctx context.Context, bin, logPath, scenario string, args ...string
 	if err != nil {
 		return nil, err
 	}
-	s, err := simproc.Start(ctx, simproc.Options{
-		Binary: bin, Scenario: scenario, Token: Token, Args: args, Stderr: log,
-		// The simulator dies with the harness even when the harness is killed with SIGKILL.
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM},
-	})
+	// The simulator dies with the harness even when the harness is killed with SIGKILL; its
+	// actions take their realistic times.
+	s, err := e2e.StartSimulator(ctx, e2e.SimOptions{Binary: bin, Fleet: e2e.Fleet{Name: scenario}, Token: Token,
+		Args: args, Log: log, DieWithParent: true})
 	if err != nil {
 		_ = log.Close()
 		return nil, err

@@ -1,18 +1,21 @@
-// Package e2e drives ansible-playbook against hcloud-sim for tests: it builds the collection once
-// (the module binaries into plugins/modules, bin/hcloud-sim, the .build/collections link: what
-// `make build` does), starts one simulator per test, gives each test its own copy of the
-// project's servers/ area (plan, diff, snapshot, report and log paths), runs playbooks with the
-// repository's ansible.cfg under a deadline, and reads back the play recap, every task's module
-// results (through a small recording callback) and the simulator's counters and state.
+// Package e2e is kbv3's one end-to-end harness: it drives ansible-playbook against hcloud-sim
+// for the tests in tests/, the kill-and-rerun soak (cmd/kbv3-soak) and the benchmark
+// (internal/bench).
+//
+// It builds the collection (what `make build` does) and finds the repository (Root); starts
+// simulators (StartSimulator) on the built-in scenarios or on a Fleet written as a scenario
+// file; gives each run its own workspace (Env for a test: a copy of the project's servers/ area
+// and a recording callback that reads back every task's module result; Workspace for a fleet:
+// plan, diff and inventory); runs every command in its own process group (KillGroup is the one
+// kill), under a deadline; parses the PLAY RECAP (Recap); and checks the fleet against the plan
+// (CheckFleet, Safe, PlanProblems).
 //
 // Nothing here writes into the repository's servers/, reports/ or logs/: every path a playbook
-// writes is passed with -e and lies under Env.Dir.
+// writes is passed with -e and lies under the workspace.
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,6 +65,8 @@ type Env struct {
 	Root string
 	// Dir is the test's project area: servers/ (with a copy of the plan), reports/, logs/.
 	Dir string
+	// Workspace names the files of Dir the playbooks read and write.
+	Workspace *Workspace
 	// Endpoint and Token are what the modules get as HCLOUD_ENDPOINT and HCLOUD_TOKEN.
 	Endpoint string
 	Token    string
@@ -95,31 +100,28 @@ func Start(t testing.TB, opts Options) *Env {
 		opts.Token = simproc.Token
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"servers", "reports", "logs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	planData, err := os.ReadFile(filepath.Join(b.Root, PlanFile))
+	ws, err := NewProjectWorkspace(dir, b.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, PlanFile), planData, 0o644); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := StartSimulator(ctx, SimOptions{Binary: b.Sim, Fleet: Fleet{Name: opts.Scenario}, Token: opts.Token,
+		ActionTime: opts.ActionTime, Args: opts.SimArgs})
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := simproc.StartT(t, simproc.Options{
-		Binary:     b.Sim,
-		Scenario:   opts.Scenario,
-		Token:      opts.Token,
-		ActionTime: opts.ActionTime,
-		Args:       opts.SimArgs,
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("%v; stderr:\n%s", err, s.Stderr())
+		}
 	})
 	initial, err := s.State()
 	if err != nil {
 		t.Fatalf("reading the simulator's state: %v", err)
 	}
-	e := &Env{Root: b.Root, Dir: dir, Endpoint: s.Endpoint, Token: s.Token, Sim: s, Initial: initial, t: t}
-	e.plan, e.planErr = plan.Load(filepath.Join(dir, PlanFile))
+	e := &Env{Root: b.Root, Dir: dir, Workspace: ws, Endpoint: s.Endpoint, Token: s.Token, Sim: s, Initial: initial, t: t}
+	e.plan, e.planErr = plan.Load(ws.Plan)
 	return e
 }
 
@@ -211,7 +213,7 @@ func Build() (Built, error) {
 }
 
 func build() (Built, error) {
-	root, err := findRoot()
+	root, err := Root()
 	if err != nil {
 		return Built{}, err
 	}
@@ -219,29 +221,10 @@ func build() (Built, error) {
 	// its hard links, the collection link): the tests run what users run.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build")
+	cmd := GroupCommand(ctx, "make", "--no-print-directory", "build")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Built{}, fmt.Errorf("make build: %v\n%s", err, out)
 	}
 	return Built{Root: root, Sim: filepath.Join(root, "bin", "hcloud-sim")}, nil
-}
-
-// findRoot walks up from the working directory to the kbv3 module's go.mod.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(data, []byte("module github.com/keybuzz/kbv3\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("e2e: not inside the kbv3 module (no go.mod of github.com/keybuzz/kbv3 above the working directory)")
-		}
-		dir = parent
-	}
 }

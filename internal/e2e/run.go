@@ -1,28 +1,21 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	_ "embed" // the recording callback
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
 //go:embed kbv3_record.py
 var recordCallback []byte
 
-// Run is what one ansible-playbook (or ansible) command did.
+// Run is what one ansible-playbook (or ansible, or any) command did.
 type Run struct {
 	// Args is the command line.
 	Args []string
@@ -30,37 +23,39 @@ type Run struct {
 	Output string
 	// Recap is the PLAY RECAP by host (empty when the play never got there).
 	Recap Recap
-	// Tasks are the task results in the order they came, loop items folded into their task.
+	// Tasks are the task results in the order they came, loop items folded into their task
+	// (runs of an Env, which enable the recording callback; nil otherwise).
 	Tasks []Task
-	// Started names the tasks that started, in order (a killed run has started more than it finished).
+	// Started names the tasks that started, in order, as the recording callback saw them (a
+	// killed run has started more than it finished).
 	Started []string
+	// TaskStarts are the task headers of the output, with when each appeared.
+	TaskStarts []TaskStart
 	// Err is the command's error: nil when it exited 0.
 	Err error
+	// Code is the exit code: -1 when a signal ended the command.
+	Code int
 	// Duration is the command's wall time.
 	Duration time.Duration
+	// Killed says the run was killed: Proc.Kill or KillLeader, its context's end, or the
+	// deadline or a kill of PlaybookOptions.
+	Killed bool
+	// Deadline says PlaybookOptions.Deadline killed it: the run did not end by itself.
+	Deadline bool
+	// PGID is the run's process group (KillGroup).
+	PGID int
 }
 
-// Counts is one line of the PLAY RECAP.
-type Counts struct {
-	OK, Changed, Unreachable, Failed, Skipped, Rescued, Ignored int
+// Succeeded is a run that ended by itself, exit 0, with a recap and no failed host.
+func (r *Run) Succeeded() bool {
+	return !r.Killed && r.Code == 0 && r.Err == nil && len(r.Recap) > 0 && r.Recap.Total().Failed == 0
 }
 
-// Recap is the PLAY RECAP, by host.
-type Recap map[string]Counts
-
-// Total adds up every host's counts.
-func (r Recap) Total() Counts {
-	var c Counts
-	for _, h := range r {
-		c.OK += h.OK
-		c.Changed += h.Changed
-		c.Unreachable += h.Unreachable
-		c.Failed += h.Failed
-		c.Skipped += h.Skipped
-		c.Rescued += h.Rescued
-		c.Ignored += h.Ignored
+// KillGroup SIGKILLs whatever is left of the run's process group (after a KillLeader).
+func (r *Run) KillGroup() {
+	if r.PGID > 0 {
+		_ = KillGroup(r.PGID)
 	}
-	return c
 }
 
 // Task is the result of one task on one host, as the recording callback saw it.
@@ -155,17 +150,6 @@ func (r *Run) Summary() string {
 	return fmt.Sprintf("$ %s\n(%v after %s)\n%s", strings.Join(r.Args, " "), r.Err, r.Duration.Round(time.Millisecond), out)
 }
 
-// Proc is a running command.
-type Proc struct {
-	cmd    *exec.Cmd
-	args   []string
-	out    *syncBuffer
-	record string
-	start  time.Time
-	done   chan struct{}
-	run    *Run
-}
-
 // Playbook runs playbooks/<name> to its end (or ctx's) with the test's paths and the given
 // extra arguments (--check, --diff, --limit X, more -e ...; later -e values win).
 func (e *Env) Playbook(ctx context.Context, name string, args ...string) *Run {
@@ -180,13 +164,7 @@ func (e *Env) Playbook(ctx context.Context, name string, args ...string) *Run {
 // StartPlaybook starts playbooks/<name> as Playbook does and returns at once: watch it, Kill it,
 // Wait for it. ctx's end kills it (the whole process group).
 func (e *Env) StartPlaybook(ctx context.Context, name string, args ...string) (*Proc, error) {
-	vars, err := json.Marshal(map[string]string{
-		"plan_path":     e.Path(PlanFile),
-		"diff_path":     e.Path(DiffFile),
-		"snapshot_path": e.Path(SnapshotFile),
-		"report_path":   e.Path(ReportFile),
-		"log_path":      e.Path(LogFile),
-	})
+	vars, err := json.Marshal(e.Workspace.vars())
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +185,8 @@ func (e *Env) Command(ctx context.Context, env []string, argv ...string) *Run {
 // Start runs argv in Dir, in its own process group, with the simulator's HCLOUD_ENDPOINT and
 // HCLOUD_TOKEN, ANSIBLE_CONFIG=<root>/ansible.cfg, the recording callback, no colours, and
 // temporary directories under Dir; env entries come last and win (ANSIBLE_CONFIG= drops the
-// repository's configuration). Inherited ANSIBLE_* and HCLOUD_* variables are dropped.
+// repository's configuration). Inherited ANSIBLE_* and HCLOUD_* variables are dropped. ctx's
+// end kills the whole process group.
 func (e *Env) Start(ctx context.Context, env []string, argv ...string) (*Proc, error) {
 	e.runsMu.Lock()
 	e.runs++
@@ -222,12 +201,6 @@ func (e *Env) Start(ctx context.Context, env []string, argv ...string) (*Proc, e
 		return nil, err
 	}
 	record := filepath.Join(tmp, fmt.Sprintf("run%02d.jsonl", n))
-
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = e.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	base := []string{
 		"HCLOUD_ENDPOINT=" + e.Endpoint,
 		"HCLOUD_TOKEN=" + e.Token,
@@ -241,106 +214,7 @@ func (e *Env) Start(ctx context.Context, env []string, argv ...string) (*Proc, e
 		"ANSIBLE_REMOTE_TEMP=" + filepath.Join(tmp, "ansible-remote"),
 		"ANSIBLE_GALAXY_CACHE_DIR=" + filepath.Join(tmp, "galaxy-cache"),
 	}
-	cmd.Env = mergeEnv(os.Environ(), append(base, env...))
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	p := &Proc{cmd: cmd, args: argv, out: out, record: record, start: time.Now(), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		err := cmd.Wait()
-		r := &Run{Args: p.args, Output: out.String(), Err: err, Duration: time.Since(p.start)}
-		r.Recap = parseRecap(r.Output)
-		r.Tasks, r.Started = readRecord(record)
-		p.run = r
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// mergeEnv is base without ANSIBLE_*, HCLOUD_* and KBV3_RECORD, then set (later entries win;
-// "NAME=" with an empty value removes NAME).
-func mergeEnv(base, set []string) []string {
-	vals := map[string]string{}
-	var order []string
-	put := func(kv string) {
-		k, v, _ := strings.Cut(kv, "=")
-		if _, ok := vals[k]; !ok {
-			order = append(order, k)
-		}
-		vals[k] = v
-	}
-	for _, kv := range base {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ANSIBLE_") || strings.HasPrefix(k, "HCLOUD_") || k == "KBV3_RECORD" {
-			continue
-		}
-		put(kv)
-	}
-	for _, kv := range set {
-		put(kv)
-	}
-	var env []string
-	for _, k := range order {
-		if vals[k] == "" && strings.HasPrefix(k, "ANSIBLE_") {
-			continue
-		}
-		env = append(env, k+"="+vals[k])
-	}
-	return env
-}
-
-// Output is what the command printed so far.
-func (p *Proc) Output() string { return p.out.String() }
-
-// Started names the tasks that have started so far.
-func (p *Proc) Started() []string {
-	_, started := readRecord(p.record)
-	return started
-}
-
-// Kill sends SIGKILL to the command's whole process group (ansible-playbook, its workers and the
-// modules they run), as an operator's kill -9 on a hung play would.
-func (p *Proc) Kill() error {
-	err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	if errors.Is(err, syscall.ESRCH) {
-		return nil
-	}
-	return err
-}
-
-// Done is closed when the command has ended.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
-// Wait waits for the command to end (its ctx bounds it) and returns what it did.
-func (p *Proc) Wait() *Run {
-	<-p.done
-	return p.run
-}
-
-var recapLine = regexp.MustCompile(`^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)`)
-
-// parseRecap reads the host lines after the last "PLAY RECAP".
-func parseRecap(out string) Recap {
-	i := strings.LastIndex(out, "PLAY RECAP")
-	if i < 0 {
-		return Recap{}
-	}
-	r := Recap{}
-	sc := bufio.NewScanner(strings.NewReader(out[i:]))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		m := recapLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
-		if m == nil {
-			continue
-		}
-		n := make([]int, 7)
-		for j := range n {
-			n[j], _ = strconv.Atoi(m[j+2])
-		}
-		r[m[1]] = Counts{OK: n[0], Changed: n[1], Unreachable: n[2], Failed: n[3], Skipped: n[4], Rescued: n[5], Ignored: n[6]}
-	}
-	return r
+	return startProc(ctx, procSpec{dir: e.Dir, env: append(base, env...), record: record}, argv...)
 }
 
 // readRecord reads the recording callback's file: task results (not loop items, which their
@@ -372,22 +246,4 @@ func readRecord(path string) (tasks []Task, started []string) {
 		}
 	}
 	return tasks, started
-}
-
-// syncBuffer is a bytes.Buffer safe for the command's writes and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

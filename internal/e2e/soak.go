@@ -1,33 +1,16 @@
-package rig
+package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
-
-// PH3Fleet is the report's fleet (hcloud-sim --scenario ph3-02) with the shipped plan.
-func PH3Fleet(root string) (Fleet, error) {
-	b, err := os.ReadFile(filepath.Join(root, "servers", "volume_plan_v3.json"))
-	if err != nil {
-		return Fleet{}, err
-	}
-	var p struct {
-		Volumes []Entry `json:"volumes"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return Fleet{}, fmt.Errorf("servers/volume_plan_v3.json: %w", err)
-	}
-	return Fleet{Name: "ph3-02", Plan: p.Volumes, Unrelated: []string{Archive}}, nil
-}
 
 // SoakOptions configure Soak.
 type SoakOptions struct {
@@ -69,15 +52,15 @@ type SoakReport struct {
 	Failures int           `json:"failures"`
 }
 
-// Soak measures one complete reset, then Kills times: resets the simulator to the fleet,
-// starts the reset playbook, SIGKILLs its process group at a seeded random moment of the
-// measured duration, checks that nothing unsafe happened, reruns to completion and checks that
-// the fleet converged to the plan (each plan volume exactly once with its size, location and
-// server; nothing outside the diff deleted; the unrelated volume intact).
+// Soak measures one complete reset and each of its stages, then Kills times: resets the
+// simulator to the fleet, starts the reset playbook, SIGKILLs it at a seeded random moment
+// within one of its stages (the stages in a seeded order; every other kill hits
+// ansible-playbook alone, the others its whole process group), checks that nothing unsafe
+// happened (Safe), reruns to completion and checks that the fleet converged to the plan
+// (CheckFleet). The same seed aims the kills at the same stages and moments.
 func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
-	logf := o.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 10
@@ -97,61 +80,24 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := s.Env()
-	vars := map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}
-	deadline := 10 * time.Minute
-	play := func(playbook string, killAfter time.Duration) (*Run, error) {
-		return w.Playbook(ctx, Options{Root: o.Root, Playbook: playbook, Env: env, Vars: vars, Deadline: deadline, KillAfter: killAfter})
-	}
-	r, err := play("playbooks/volume_diff_v3.yml", 0)
+	sk := &soaker{o: o, sim: s, w: w, vars: map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}}
+	full, err := sk.uninterrupted(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !r.Succeeded() {
-		return nil, fmt.Errorf("the diff playbook failed:\n%s", r.Output)
-	}
-	deletes, err := ReadDiffDeletes(w.Diff)
-	if err != nil {
-		return nil, err
-	}
-	before, err := s.State()
-	if err != nil {
-		return nil, err
-	}
-	rep := &SoakReport{Fleet: o.Fleet.Name, Seed: o.Seed}
-
-	// One complete run: its duration spreads the kills over every stage.
-	r, err = play("playbooks/volume_reset_v3.yml", 0)
-	if err != nil {
-		return nil, err
-	}
-	if !r.Succeeded() {
-		return nil, fmt.Errorf("the uninterrupted reset failed:\n%s", strings.Join(FailedLines(r.Output), "\n"))
-	}
-	after, err := s.State()
-	if err != nil {
-		return nil, err
-	}
-	if p := CheckFleet(o.Fleet, before, after, deletes); len(p) > 0 {
-		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
-	}
-	rep.FullRun = r.Duration
-	logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, r.Duration.Round(time.Millisecond), o.Kills, o.Seed)
-
-	targets := killTargets(r)
+	rep := &SoakReport{Fleet: o.Fleet.Name, Seed: o.Seed, FullRun: full.Duration}
+	o.Logf("uninterrupted reset of %s: %v; %d kills follow (seed %d)", o.Fleet.Name, full.Duration.Round(time.Millisecond), o.Kills, o.Seed)
+	targets := killTargets(full)
 	var names []string
 	for _, t := range targets {
 		names = append(names, fmt.Sprintf("%s (%.1fs)", t.name, t.dur.Seconds()))
 	}
-	logf("kill targets: %s", strings.Join(names, ", "))
+	o.Logf("kill targets: %s", strings.Join(names, ", "))
 
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6b627633))
 	order := rng.Perm(len(targets)) // every target once per len(targets) kills, in a seeded order
 	for i := 1; i <= o.Kills; i++ {
 		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		if err := s.Reset(); err != nil {
 			return rep, err
 		}
 		// Kill i aims at the next target: a random moment within that stage as long as it took
@@ -161,46 +107,114 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		// Every other kill hits ansible-playbook alone: its workers and the running module go on
 		// while the rerun starts, as after an OOM kill of the controller process.
 		k.LeaderOnly = i%2 == 0
-		opts := Options{Root: o.Root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline, KillLeaderOnly: k.LeaderOnly}
-		if t.prefix == "" {
-			opts.KillAfter = max(k.At, time.Millisecond)
-		} else {
-			opts.KillInTask, opts.KillDelay = t.prefix, k.At
-		}
-		r, err := w.Playbook(ctx, opts)
-		if err != nil {
+		if err := sk.killAndRerun(ctx, &k, t.prefix); err != nil {
 			return rep, err
 		}
-		k.Stage, k.Ended = lastTask(r.Output), !r.Killed
-		mid, err := s.State()
-		if err != nil {
-			return rep, err
-		}
-		k.KillSafe = Safe(o.Fleet, before, mid, deletes)
-		r2, err := play("playbooks/volume_reset_v3.yml", 0)
-		r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
-		if err != nil {
-			return rep, err
-		}
-		k.Rerun, k.RerunOK = r2.Duration, r2.Succeeded()
-		if !k.RerunOK {
-			k.RerunFail = strings.Join(FailedLines(r2.Output), " | ")
-			if k.RerunFail == "" {
-				k.RerunFail = tail(r2.Output, 1500)
-			}
-		}
-		final, err := s.State()
-		if err != nil {
-			return rep, err
-		}
-		k.Converged = CheckFleet(o.Fleet, before, final, deletes)
 		if !k.OK() {
 			rep.Failures++
 		}
 		rep.Kills = append(rep.Kills, k)
-		logf("%s", k.String())
+		o.Logf("%s", k.String())
 	}
 	return rep, nil
+}
+
+// soakDeadline bounds every run of the soak: a run still going then has hung.
+const soakDeadline = 10 * time.Minute
+
+// soaker is one soak's simulator, workspace and what every run is checked against.
+type soaker struct {
+	o    SoakOptions
+	sim  *simproc.Sim
+	w    *Workspace
+	vars map[string]any
+	// want and before are set by uninterrupted: the reviewed diff and the fleet before it.
+	want   Want
+	before simproc.State
+}
+
+// play runs a playbook of the soak with o's kills.
+func (sk *soaker) play(ctx context.Context, playbook string, o PlaybookOptions) (*Run, error) {
+	o.Root, o.Playbook, o.Env, o.Vars, o.Deadline = sk.o.Root, playbook, sk.sim.Env(), sk.vars, soakDeadline
+	return sk.w.Playbook(ctx, o)
+}
+
+// uninterrupted computes the reviewed diff and runs one complete reset, whose stages' durations
+// spread the kills, and checks that it reached the plan.
+func (sk *soaker) uninterrupted(ctx context.Context) (*Run, error) {
+	r, err := sk.play(ctx, "playbooks/volume_diff_v3.yml", PlaybookOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the diff playbook failed:\n%s", r.Output)
+	}
+	deletes, err := ReadDiffDeletes(sk.w.Diff)
+	if err != nil {
+		return nil, err
+	}
+	sk.want = Want{Plan: sk.o.Fleet.Plan, Deletes: deletes, Old: []string{OldVolumes}}
+	if sk.before, err = sk.sim.State(); err != nil {
+		return nil, err
+	}
+	r, err = sk.play(ctx, "playbooks/volume_reset_v3.yml", PlaybookOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if !r.Succeeded() {
+		return nil, fmt.Errorf("the uninterrupted reset failed:\n%s", strings.Join(FailedLines(r.Output), "\n"))
+	}
+	after, err := sk.sim.State()
+	if err != nil {
+		return nil, err
+	}
+	if p := CheckFleet(sk.want, sk.before, after); len(p) > 0 {
+		return nil, fmt.Errorf("the uninterrupted reset did not reach the plan: %s", strings.Join(p, "; "))
+	}
+	return r, nil
+}
+
+// killAndRerun resets the simulator, runs the reset and kills it k.At after the first task
+// whose name starts with prefix begins (after the run's start when prefix is ""), checks the
+// fleet, reruns the reset to its end and checks the fleet again, filling in k.
+func (sk *soaker) killAndRerun(ctx context.Context, k *Kill, prefix string) error {
+	if err := sk.sim.Reset(); err != nil {
+		return err
+	}
+	opts := PlaybookOptions{KillLeaderOnly: k.LeaderOnly}
+	if prefix == "" {
+		opts.KillAfter = max(k.At, time.Millisecond)
+	} else {
+		opts.KillInTask, opts.KillDelay = prefix, k.At
+	}
+	r, err := sk.play(ctx, "playbooks/volume_reset_v3.yml", opts)
+	if err != nil {
+		return err
+	}
+	k.Stage, k.Ended = lastTask(r.Output), !r.Killed
+	mid, err := sk.sim.State()
+	if err != nil {
+		return err
+	}
+	k.KillSafe = Safe(sk.want, sk.before, mid)
+	r2, err := sk.play(ctx, "playbooks/volume_reset_v3.yml", PlaybookOptions{})
+	r.KillGroup() // what the leader-only kill left running has had the rerun's time to end
+	if err != nil {
+		return err
+	}
+	k.Rerun, k.RerunOK = r2.Duration, r2.Succeeded()
+	if !k.RerunOK {
+		k.RerunFail = strings.Join(FailedLines(r2.Output), " | ")
+		if k.RerunFail == "" {
+			k.RerunFail = tail(r2.Output, 1500)
+		}
+	}
+	final, err := sk.sim.State()
+	if err != nil {
+		return err
+	}
+	k.Converged = CheckFleet(sk.want, sk.before, final)
+	return nil
 }
 
 func (k Kill) String() string {
@@ -257,7 +271,7 @@ type killTarget struct {
 // killTargets are the start-up and every "Stage N" task of the uninterrupted run r.
 func killTargets(r *Run) []killTarget {
 	var out []killTarget
-	for i, t := range r.Tasks {
+	for i, t := range r.TaskStarts {
 		if !strings.HasPrefix(t.Name, "Stage ") {
 			continue
 		}
@@ -265,8 +279,8 @@ func killTargets(r *Run) []killTarget {
 			out = append(out, killTarget{name: "start-up", dur: t.At})
 		}
 		end := r.Duration
-		if i+1 < len(r.Tasks) {
-			end = r.Tasks[i+1].At
+		if i+1 < len(r.TaskStarts) {
+			end = r.TaskStarts[i+1].At
 		}
 		prefix, _, _ := strings.Cut(t.Name, ",")
 		out = append(out, killTarget{name: prefix, prefix: prefix, dur: end - t.At})
