@@ -124,7 +124,7 @@ func TestBadInputFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: s.Env(),
-				Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 3 * time.Minute})
+				Vars: map[string]any{"batch_size": 3, "batch_timeout": 30}, Deadline: 3 * time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}

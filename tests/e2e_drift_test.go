@@ -25,6 +25,9 @@ import (
 // step, and sends no mutating request.
 func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 	env, ctx := e2eStart(t, e2e.Options{})
+	c := e2eAPI(t, ctx, env)
+	// An old volume the reviewer sees detached.
+	c.detach("vol-minio-01")
 	// A plan host Hetzner does not have, in the plan and in the inventory: the diff creates its
 	// volume in the location the plan sets.
 	p := env.Plan()
@@ -41,19 +44,28 @@ func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 			reviewedDetached = e.Name
 		}
 	}
-	require.NotEmpty(t, reviewedDetached, "the ph3-02 fleet has an old volume the diff saw detached")
+	require.Equal(t, "vol-minio-01", reviewedDetached)
 
-	c := e2eAPI(t, ctx, env)
-	c.attach("vol-redis-01", "redis-02", true)          // moved to another server
-	c.rename("vol-queue-01", "vol-queue-01-renamed")    // renamed
-	c.resize("vol-crm-01", 30)                          // resized
-	c.protect("vol-etl-01")                             // protected
-	c.remove("vol-haproxy-01")                          // deleted: nothing left to delete, not a problem
-	c.attach(reviewedDetached, "queue-02", false)       // reviewed detached, now attached
-	c.create("kbv3-maria-01-data", 500, "", "maria-01") // hand-made, larger than planned
-	c.create("kbv3-maria-02-data", 50, "hel1", "")      // hand-made, in another location
-	full := c.fill("vault-01", 16)                      // a server without room
-	require.NotEmpty(t, full)
+	movedTo := c.neighbour("redis-01", "")
+	attachedTo := c.neighbour("minio-01", movedTo)
+	c.attach("vol-redis-01", movedTo, true)                              // moved to another server
+	c.rename("vol-queue-01", "vol-queue-01-renamed")                     // renamed
+	c.resize("vol-crm-01", 30)                                           // resized
+	c.protect("vol-etl-01")                                              // protected
+	c.remove("vol-haproxy-01")                                           // deleted: nothing left to delete, not a problem
+	c.attach(reviewedDetached, attachedTo, false)                        // reviewed detached, now attached
+	c.create("kbv3-maria-01-data", 500, "", "maria-01")                  // hand-made, larger than planned
+	c.create("kbv3-maria-02-data", 100, c.otherLocation("maria-02"), "") // hand-made, in another location
+	// A server without room: 16 volumes, none of them an old volume the run detaches.
+	full := ""
+	for _, e := range p.Volumes {
+		if e.Hostname != "ghost-01" && !slices.ContainsFunc(d.Delete, func(del plan.DeleteEntry) bool { return del.Server == e.Hostname }) {
+			full = e.Hostname
+			break
+		}
+	}
+	require.NotEmpty(t, full, "a plan host without an old volume")
+	c.fill(full, 16)
 
 	require.NoError(t, env.Sim.ResetStats())
 	before := env.State()
@@ -71,15 +83,15 @@ func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 	require.NoError(t, e2eStage(t, r, 0).Decode(&res))
 	t.Logf("stage 0: %s", res.Msg)
 	for _, want := range []string{
-		`delete\[\d+\] \(vol-redis-01\): reviewed attached to redis-01, the volume is now attached to redis-02`,
+		`delete\[\d+\] \(vol-redis-01\): reviewed attached to redis-01, the volume is now attached to ` + movedTo,
 		`delete\[\d+\] \(vol-queue-01\): the volume with id \d+ is now named vol-queue-01-renamed`,
 		`delete\[\d+\] \(vol-crm-01\): reviewed with 20 GB, the volume now has 30 GB`,
 		`delete\[\d+\] \(vol-etl-01\): the volume is delete-protected since the review: remove the protection \(hcloud volume disable-protection vol-etl-01 delete\)`,
-		`delete\[\d+\] \(` + regexp.QuoteMeta(reviewedDetached) + `\): reviewed detached, the volume is now attached to queue-02: it is not detached from a server no reviewer saw it on`,
+		`delete\[\d+\] \(vol-minio-01\): reviewed detached, the volume is now attached to ` + attachedTo + `: it is not detached from a server no reviewer saw it on`,
 		`volumes\[\d+\] \(maria-01\): volume kbv3-maria-01-data exists with 500 GB, the plan says \d+ GB: volumes cannot shrink`,
-		`volumes\[\d+\] \(maria-02\): volume kbv3-maria-02-data exists in hel1, server maria-02 is in \w+: a volume cannot move`,
+		`volumes\[\d+\] \(maria-02\): volume kbv3-maria-02-data exists in \w+, server maria-02 is in \w+: a volume cannot move`,
 		`volumes\[\d+\] \(ghost-01\): server ghost-01 does not exist in the project`,
-		`volumes\[\d+\] \(vault-01\): server vault-01 would have 17 volumes after the attach, the API allows 16`,
+		`volumes\[\d+\] \(` + full + `\): server ` + full + ` would have 17 volumes after the attach, the API allows 16`,
 	} {
 		assert.True(t, slices.ContainsFunc(res.Problems, regexp.MustCompile(want).MatchString), "no problem matches %s in\n%s", want, strings.Join(res.Problems, "\n"))
 	}
@@ -118,7 +130,7 @@ func TestE2EWhatTheReviewKeptIsKept(t *testing.T) {
 
 	r = env.Playbook(ctx, e2e.ResetPlaybook)
 	e2eRequireOK(t, r)
-	assert.Empty(t, env.FleetProblems())
+	assert.Empty(t, e2e.PlanProblems(env.State(), env.Plan().Volumes))
 	left := e2e.Matching(env.State(), "vol-*")
 	assert.ElementsMatch(t, []string{"vol-etl-01", "vol-redis-01"}, left)
 	var verify struct {
@@ -284,6 +296,33 @@ func (c *e2eClient) server(name string) *hcloud.Server {
 func (c *e2eClient) wait(a *hcloud.Action, err error) {
 	require.NoError(c.t, err)
 	require.NoError(c.t, c.c.Action.WaitFor(c.ctx, a))
+}
+
+// otherLocation is a location other than server's.
+func (c *e2eClient) otherLocation(server string) string {
+	if c.server(server).Location.Name == "fsn1" {
+		return "nbg1"
+	}
+	return "fsn1"
+}
+
+// neighbour is another server in server's location, other than not.
+func (c *e2eClient) neighbour(server, not string) string {
+	loc := c.server(server).Location.Name
+	all, err := c.c.Server.All(c.ctx)
+	require.NoError(c.t, err)
+	for _, s := range all {
+		if s.Name != server && s.Name != not && s.Location.Name == loc {
+			return s.Name
+		}
+	}
+	c.t.Fatalf("no other server in %s", loc)
+	return ""
+}
+
+func (c *e2eClient) detach(name string) {
+	a, _, err := c.c.Volume.Detach(c.ctx, c.volume(name))
+	c.wait(a, err)
 }
 
 // attach attaches the volume to server, detaching it first when detachFirst.

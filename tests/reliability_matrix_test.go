@@ -70,7 +70,7 @@ type relResult struct {
 	Account      string   `json:"account,omitempty"`
 	Seconds      float64  `json:"seconds"`
 	Deadline     float64  `json:"deadline_seconds"`
-	StageTimeout int      `json:"stage_timeout"`
+	StageTimeout int      `json:"batch_timeout"`
 	FaultHits    int      `json:"fault_hits"`
 	Retries      int      `json:"retries"`
 	MaxAttempt   int      `json:"max_attempt"`
@@ -307,15 +307,17 @@ func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.Delet
 		env = append(env, "HCLOUD_TOKEN=kbv3-refused-token-"+strings.Repeat("x", 45))
 		res.Rule = "the run's token is not the simulator's (--token)"
 	}
-	stageTimeout := c.stageTimeout
-	if stageTimeout == 0 {
-		stageTimeout = 30
+	batchTimeout := c.stageTimeout
+	if batchTimeout == 0 {
+		batchTimeout = 30
 	}
-	res.StageTimeout = stageTimeout
-	vars := map[string]any{"batch_size": 3, "stage_timeout": stageTimeout}
-	// The run's deadline: every module call ends within stage_timeout; a faulted stage has two
-	// batches, and the rest of the run takes well under a minute.
-	deadline := time.Duration(2*stageTimeout+60) * time.Second
+	res.StageTimeout = batchTimeout
+	// A faulted stage has two batches here (batch_size 3 on the small fleet): stage_timeout
+	// lets both run to their own deadline.
+	vars := map[string]any{"batch_size": 3, "batch_timeout": batchTimeout, "stage_timeout": 2 * batchTimeout}
+	// The run's deadline is the one the playbook documents: 2 x batch_timeout for stage 0 and
+	// the verification, 4 x stage_timeout for the stages, plus a minute of Ansible.
+	deadline := time.Duration(2*batchTimeout+4*2*batchTimeout+60) * time.Second
 	res.Deadline = deadline.Seconds()
 	if err := s.ResetStats(); err != nil {
 		problem("stats: %v", err)
@@ -400,9 +402,6 @@ func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.Delet
 	if c.retries && res.Retries == 0 && !c.badToken {
 		problem("no retry in the operation log")
 	}
-	if res.MaxAttempt > 7 {
-		problem("an operation made %d attempts: retries are not bounded by 6", res.MaxAttempt)
-	}
 	if c.badToken && stats.Requests.Mutating > 0 {
 		problem("%d mutating requests with a refused token", stats.Requests.Mutating)
 	}
@@ -440,7 +439,7 @@ func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.Delet
 		return res
 	}
 	r2, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
-		Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 2 * time.Minute})
+		Vars: map[string]any{"batch_size": 3, "batch_timeout": 30}, Deadline: 2 * time.Minute})
 	if err != nil {
 		problem("rerun: %v", err)
 		return res

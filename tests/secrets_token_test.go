@@ -42,7 +42,7 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 	var outputs []string
 	run := func(playbook string, env []string) *e2e.Run {
 		r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: playbook, Env: env, Args: []string{"-vvvv"},
-			Vars: map[string]any{"batch_size": 3, "stage_timeout": 30}, Deadline: 4 * time.Minute})
+			Vars: map[string]any{"batch_size": 3, "batch_timeout": 30}, Deadline: 4 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the kill moments")
 	fleet := flag.String("fleet", "ph3-02", "fleet: ph3-02 (the report's 47 servers, the shipped plan) or small (6 servers)")
 	batch := flag.Int("batch-size", 10, "batch_size of the playbook")
-	stageTimeout := flag.Int("stage-timeout", 60, "stage_timeout of the playbook, seconds")
+	stageTimeout := flag.Int("stage-timeout", 60, "batch_timeout of the playbook, seconds (stage_timeout is twice it)")
 	keep := flag.Bool("keep", false, "keep the work directory")
 	render := flag.String("render-doc", "", "render the fault matrix results (JSON) as Markdown instead of soaking")
 	out := flag.String("o", "", "with -render-doc: the Markdown file (default stdout)")
@@ -114,7 +114,7 @@ type matrixResults struct {
 		Outcome      string   `json:"outcome"`
 		Seconds      float64  `json:"seconds"`
 		Deadline     float64  `json:"deadline_seconds"`
-		StageTimeout int      `json:"stage_timeout"`
+		StageTimeout int      `json:"batch_timeout"`
 		FaultHits    int      `json:"fault_hits"`
 		Retries      int      `json:"retries"`
 		MaxAttempt   int      `json:"max_attempt"`
@@ -144,10 +144,11 @@ func renderDoc(in, out string) error {
 	p("run end to end with `ansible-playbook playbooks/volume_reset_v3.yml` against `hcloud-sim` with one fault rule ")
 	p("(docs/SIMULATOR.md), then rerun without the fault. Fleet: %s. Generated %s; %d cases in %.0f s.\n\n",
 		m.Fleet, m.Generated, len(m.Cases), m.TotalSeconds)
-	p("Every case checks: the run ends by itself within its deadline (2 × `stage_timeout` + 60 s); a failure names the ")
+	p("Every case runs with `batch_size` 3, `batch_timeout` T and `stage_timeout` 2T, and checks: the run ends by itself within the ")
+	p("deadline the playbook documents (2 × `batch_timeout` + 4 × `stage_timeout` + 60 s); one host's failure stays with that host; a failure names the ")
 	p("volumes affected and the cause (every volume the operation log shows failing is named); nothing outside the ")
 	p("diff's delete list is deleted and the unrelated volumes (`keybuzz-archive-01`, `scratch-01`) are intact; retries ")
-	p("are bounded (at most 7 attempts per request) and logged (`outcome: retry` lines of the operation log); the rerun ")
+	p("go on with backoff while the deadline allows, and are logged (`outcome: retry` lines of the operation log); the rerun ")
 	p("without the fault converges: every plan volume exactly once, with its size and location, attached to its server, ")
 	p("and no old volume of the diff left. `make test` runs the same matrix (`go test ./tests/ -run TestReliabilityFaultMatrix`).\n\n")
 	p("| fault | stage | rule | outcome | time to end | faulted requests, retries logged (max attempt) | rerun |\n")
@@ -163,7 +164,7 @@ func renderDoc(in, out string) error {
 			failed++
 			outcome = "**CHECK FAILED**: " + joinEsc(c.Problems) + "<br>" + outcome
 		}
-		p("| %s | %s | `%s` | %s | %.1f s (deadline %.0f s, stage_timeout %d s) | %d, %d (%d) | %s |\n",
+		p("| %s | %s | `%s` | %s | %.1f s (deadline %.0f s, batch_timeout %d s) | %d, %d (%d) | %s |\n",
 			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.FaultHits, c.Retries, c.MaxAttempt, esc(rerun))
 	}
 	p("\n%d of %d cases passed every check.\n\n", len(m.Cases)-failed, len(m.Cases))

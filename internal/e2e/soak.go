@@ -19,7 +19,8 @@ type SoakOptions struct {
 	Fleet Fleet
 	Kills int
 	Seed  uint64
-	// BatchSize and StageTimeout are the playbook's variables (defaults 10 and 60).
+	// BatchSize and StageTimeout are the playbook's batch_size and batch_timeout (defaults 10
+	// and 60); the soak gives every stage twice the batch deadline.
 	BatchSize, StageTimeout int
 	// Logf reports progress (nil: silent).
 	Logf func(format string, args ...any)
@@ -80,7 +81,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk := &soaker{o: o, sim: s, w: w, vars: map[string]any{"batch_size": o.BatchSize, "stage_timeout": o.StageTimeout}}
+	sk := &soaker{o: o, sim: s, w: w, vars: map[string]any{"batch_size": o.BatchSize, "batch_timeout": o.StageTimeout, "stage_timeout": 2 * o.StageTimeout}}
 	full, err := sk.uninterrupted(ctx)
 	if err != nil {
 		return nil, err
