@@ -37,10 +37,11 @@ MODULE_ENV = 'KBV3_MODULE'
 
 class ActionModule(ActionBase):
 
-    _supports_check_mode = True
-    _supports_async = True
-
     def run(self, tmp=None, task_vars=None):
+        # The binaries honour _ansible_check_mode and run under async_wrapper; ActionBase.__init__
+        # resets these, so they are set here, as the normal action plugin does.
+        self._supports_check_mode = True
+        self._supports_async = True
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         if result.get('skipped'):
