@@ -318,3 +318,48 @@ func TestPlatformArm64Reset(t *testing.T) {
 	}
 	assert.Empty(t, env.FleetProblems())
 }
+
+// Through Ansible, the uname the action plugin sees decides the binary it runs: each shipped
+// platform's own (-vvv names the module file and the command), run natively or under qemu on
+// Linux; a Mach-O binary cannot execute here, which shows it was the one chosen. A platform the
+// collection does not ship fails the task with a message naming it, before anything runs.
+func TestPlatformSelectionThroughAnsible(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	qemu := qemuArm64(t)
+	tests := []struct {
+		uname  string
+		exec   string
+		binary string // "" when refused
+		ok     bool
+		output string
+	}{
+		{uname: "Linux x86_64", binary: "linux_amd64", ok: true, output: `"msg": "3 volumes`},
+		{uname: "Linux aarch64", exec: qemu, binary: "linux_arm64", ok: true, output: `"msg": "3 volumes`},
+		{uname: "Darwin arm64", binary: "darwin_arm64", output: "Exec format error"},
+		{uname: "Darwin x86_64", binary: "darwin_amd64", output: "Exec format error"},
+		{uname: "Linux armv7l", output: "keybuzz.infra has no module binary for Linux/armv7l; it ships linux/amd64, linux/arm64, darwin/arm64, darwin/amd64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uname, func(t *testing.T) {
+			vars := []string{"KBV3_TEST_UNAME=" + tt.uname}
+			if tt.exec != "" {
+				vars = append(vars, "KBV3_TEST_EXEC="+tt.exec)
+			}
+			r := env.Command(ctx, vars, "ansible", "localhost", "-m", "keybuzz.infra.kbv3_volume_info", "-a", `{"names": ["vol-redis-*"]}`, "-vvv")
+			if tt.ok {
+				require.NoError(t, r.Err, r.Output)
+			} else {
+				require.Error(t, r.Err, r.Output)
+			}
+			assert.Contains(t, r.Output, tt.output)
+			used := regexp.MustCompile(`Using module file (\S+)`).FindAllStringSubmatch(r.Output, -1)
+			if tt.binary == "" {
+				assert.Empty(t, used, "a module ran")
+				return
+			}
+			require.Len(t, used, 1, r.Output)
+			assert.True(t, strings.HasSuffix(used[0][1], "/__platforms/"+tt.binary), "ran %s", used[0][1])
+			assert.Regexp(t, `KBV3_MODULE=kbv3_volume_info +`+regexp.QuoteMeta(tt.exec)+` *\S+/AnsiballZ_`+tt.binary+` `, r.Output)
+		})
+	}
+}
