@@ -148,8 +148,9 @@ func TestCollectionAnsibleDocList(t *testing.T) {
 // checkAnsibleDocList runs `ansibleDoc -l keybuzz.infra` (plain and --json) against
 // collectionsPath only, with no ansible.cfg, and checks that it lists exactly the six modules,
 // each with the short_description of its sidecar documentation, and warns about nothing. It
-// takes the ansible-doc to run so that each ansible-core the project supports can be checked.
-func checkAnsibleDocList(t *testing.T, ansibleDoc, collectionsPath string) {
+// takes the ansible-doc to run, and extra environment (PYTHONPATH=...) for it, so that each
+// ansible-core the project supports can be checked.
+func checkAnsibleDocList(t *testing.T, ansibleDoc, collectionsPath string, extraEnv ...string) {
 	t.Helper()
 	root := docRepoRoot(t)
 	want := map[string]string{}
@@ -163,7 +164,7 @@ func checkAnsibleDocList(t *testing.T, ansibleDoc, collectionsPath string) {
 	}
 	run := func(args ...string) (string, string) {
 		cmd := exec.Command(ansibleDoc, args...)
-		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG=", "ANSIBLE_COLLECTIONS_PATH="+collectionsPath, "ANSIBLE_NOCOLOR=1")
+		cmd.Env = append(append(os.Environ(), "ANSIBLE_CONFIG=", "ANSIBLE_COLLECTIONS_PATH="+collectionsPath, "ANSIBLE_NOCOLOR=1"), extraEnv...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		require.NoError(t, cmd.Run(), "%s %s: %s", ansibleDoc, strings.Join(args, " "), stderr.String())
