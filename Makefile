@@ -7,15 +7,22 @@ VERSION   ?= $(shell awk '/^version:/ {print $$2}' galaxy.yml 2>/dev/null || ech
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/keybuzz/kbv3/internal/version.Version=$(VERSION) -X github.com/keybuzz/kbv3/internal/version.Commit=$(COMMIT)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
-MODULES   := $(notdir $(wildcard modules/*))
+# The controller platforms the collection ships; `make build` builds GOOS/GOARCH (this machine's).
+PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 darwin/amd64
+PLATFORM_DIR := plugins/modules/__platforms
+GOHOSTOS   := $(shell $(GO) env GOHOSTOS)
+GOHOSTARCH := $(shell $(GO) env GOHOSTARCH)
+GOOS      ?= $(GOHOSTOS)
+GOARCH    ?= $(GOHOSTARCH)
 TOOLS     := $(CURDIR)/bin/tools
 STATICCHECK_VERSION ?= v0.8.2
 
 # Debian packages the tests and the demo need, by the command each provides.
 APT_PACKAGES := ansible-core:ansible-playbook ansible:ansible-community hcloud-cli:hcloud \
-                python3-hcloud:/usr/lib/python3/dist-packages/hcloud yamllint:yamllint ansible-lint:ansible-lint jq:jq
+                python3-hcloud:/usr/lib/python3/dist-packages/hcloud yamllint:yamllint ansible-lint:ansible-lint jq:jq \
+                qemu-user-static:qemu-aarch64-static
 
-.PHONY: build collection-link modules sim deps test unit lint vet staticcheck demo bench soak collection clean fmt fuzz reliability-doc
+.PHONY: build collection-link modules platforms sim-release sim deps test unit lint vet staticcheck demo bench soak collection clean fmt fuzz reliability-doc
 
 build: modules sim collection-link
 
@@ -24,16 +31,31 @@ collection-link:
 	@mkdir -p .build/collections/ansible_collections/keybuzz
 	@ln -sfn ../../../.. .build/collections/ansible_collections/keybuzz/infra
 
-# The six modules are one multi-call binary hard-linked under each name (cmd/kbv3-modules says
-# why); modules/<name> still build alone with `go build ./modules/<name>`.
+# The six modules are one multi-call binary per platform, plugins/modules/__platforms/<goos>_<goarch>,
+# behind six text stubs that the action plugin keybuzz.infra.kbv3_platform runs it for
+# (docs/ARCHITECTURE.md says why). `make build` builds this machine's (or GOOS/GOARCH's);
+# `make platforms` the four the collection ships; modules/<name> still build alone.
 modules:
-	@mkdir -p plugins/modules .build
-	$(GOBUILD) -o .build/kbv3-modules ./cmd/kbv3-modules
-	@for m in $(MODULES); do ln -f .build/kbv3-modules plugins/modules/$$m || exit 1; done
+	@mkdir -p $(PLATFORM_DIR)
+	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GOBUILD) -o $(PLATFORM_DIR)/$(GOOS)_$(GOARCH) ./cmd/kbv3-modules
+
+platforms:
+	@mkdir -p $(PLATFORM_DIR)
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; echo "kbv3-modules $$os/$$arch"; \
+	  GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $(PLATFORM_DIR)/$${os}_$$arch ./cmd/kbv3-modules || exit 1; done
+	@for f in $(PLATFORM_DIR)/*; do case " $(subst /,_,$(PLATFORMS)) " in *" $${f##*/} "*) ;; *) echo "removing $$f"; rm -f "$$f";; esac; done
+
+# sim-release: hcloud-sim for the four platforms, beside the tarball in dist/ (with SHA256SUMS), for
+# collection users who rehearse without a checkout.
+sim-release:
+	@mkdir -p dist
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; echo "hcloud-sim $$os/$$arch"; \
+	  GOOS=$$os GOARCH=$$arch $(GOBUILD) -o dist/hcloud-sim-$(VERSION)-$$os-$$arch ./cmd/hcloud-sim || exit 1; done
+	@cd dist && sha256sum hcloud-sim-$(VERSION)-* > hcloud-sim-$(VERSION).SHA256SUMS
 
 sim:
 	@mkdir -p bin
-	$(GOBUILD) -o bin/hcloud-sim ./cmd/hcloud-sim
+	GOOS=$(GOHOSTOS) GOARCH=$(GOHOSTARCH) $(GOBUILD) -o bin/hcloud-sim ./cmd/hcloud-sim
 
 # deps installs what is missing: Debian packages with apt when root, else it says what to install.
 deps:
@@ -63,7 +85,7 @@ lint: deps
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-test: deps build fmt vet staticcheck lint unit fuzz
+test: deps build platforms fmt vet staticcheck lint unit fuzz
 
 # fuzz runs each fuzz target on its own (go test allows one -fuzz target per invocation).
 FUZZTIME ?= 5s
@@ -92,8 +114,9 @@ reliability-doc: deps build
 e2e: deps build
 	$(GO) test -count=1 -run 'TestE2E' ./tests/
 
-# collection: the Galaxy tarball (binaries for this controller; Go sources are excluded by galaxy.yml).
-collection: build
+# collection: the Galaxy tarball with the module binaries of the four platforms (Go sources are
+# excluded by galaxy.yml), and hcloud-sim's binaries beside it (sim-release).
+collection: build platforms sim-release
 	@mkdir -p dist
 	ansible-galaxy collection build --force --output-path dist .
 	@ls -l dist/keybuzz-infra-$(VERSION).tar.gz
@@ -110,4 +133,4 @@ bench: deps build
 	$(GO) run ./cmd/kbv3-bench $(BENCH_FLAGS)
 
 clean:
-	rm -rf bin dist .build $(addprefix plugins/modules/,$(MODULES))
+	rm -rf bin dist .build $(PLATFORM_DIR)

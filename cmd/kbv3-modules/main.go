@@ -1,13 +1,17 @@
-// Command kbv3-modules is the six keybuzz.infra modules in one binary. `make build` hard-links
-// it into plugins/modules/ under each module's name.
+// Command kbv3-modules is the six keybuzz.infra modules in one binary, built once per controller
+// platform into plugins/modules/__platforms/<goos>_<goarch> (`make build` for this machine,
+// `make collection` for the four platforms the collection ships).
 //
 // Why one binary: each module is a static Go binary of about 12 MB (hcloud-go brings TLS,
-// protobuf and Prometheus), so six of them make a 26 MB collection tarball, over Galaxy's
-// 20 MB limit; hard links are packed once. modules/<name> keep a thin main each, for building
-// or debugging one module alone.
+// protobuf and Prometheus), so six per platform would not fit four platforms in Galaxy's 20 MB
+// tarball, nor one copy per platform on disk after `ansible-galaxy collection install`.
+// modules/<name> keep a thin main each, for building or debugging one module alone.
 //
-// Ansible runs a binary module as `<tmp>/AnsiballZ_<name> <args file>`; the name is taken from
-// the args file's _ansible_module_name, else from the program's own name.
+// Which module runs: the collection's action plugin (plugins/action/kbv3_platform.py) sets
+// KBV3_MODULE, because Ansible names the executed file and _ansible_module_name after the
+// platform binary it runs, not after the task's module. Run by hand, the binary takes the module
+// from the args file's _ansible_module_name, else from its own name without Ansible's
+// AnsiballZ_ prefix.
 package main
 
 import (
@@ -21,8 +25,11 @@ import (
 	"github.com/keybuzz/kbv3/internal/volumes"
 )
 
+// moduleEnv names the module to run; the action plugin sets it for every task.
+const moduleEnv = "KBV3_MODULE"
+
 func main() {
-	name := moduleName(os.Args)
+	name := moduleName(os.Getenv(moduleEnv), os.Args)
 	run, ok := volumes.Modules[name]
 	if !ok {
 		known := make([]string, 0, len(volumes.Modules))
@@ -33,7 +40,8 @@ func main() {
 		out, _ := json.Marshal(map[string]any{
 			"failed":  true,
 			"changed": false,
-			"msg":     fmt.Sprintf("kbv3-modules: cannot tell which module to run (got %q); install it under one of: %s", name, strings.Join(known, ", ")),
+			"msg": fmt.Sprintf("kbv3-modules: cannot tell which module to run (got %q); set %s or _ansible_module_name to one of: %s",
+				name, moduleEnv, strings.Join(known, ", ")),
 		})
 		fmt.Println(string(out))
 		os.Exit(1)
@@ -41,19 +49,24 @@ func main() {
 	run()
 }
 
-// moduleName reads _ansible_module_name from the args file (it may be a FQCN), falling back on
-// the program name without Ansible's AnsiballZ_ prefix.
-func moduleName(args []string) string {
+// moduleName is the short name of the module to run: env (KBV3_MODULE, a short name or FQCN),
+// else the args file's _ansible_module_name, else the program name without Ansible's AnsiballZ_
+// prefix.
+func moduleName(env string, args []string) string {
+	if env != "" {
+		return shortName(env)
+	}
 	if len(args) > 1 {
 		if data, err := os.ReadFile(args[1]); err == nil {
 			var a struct {
 				Name string `json:"_ansible_module_name"`
 			}
 			if json.Unmarshal(data, &a) == nil && a.Name != "" {
-				return a.Name[strings.LastIndex(a.Name, ".")+1:]
+				return shortName(a.Name)
 			}
 		}
 	}
-	base := filepath.Base(args[0])
-	return strings.TrimPrefix(base, "AnsiballZ_")
+	return strings.TrimPrefix(filepath.Base(args[0]), "AnsiballZ_")
 }
+
+func shortName(name string) string { return name[strings.LastIndex(name, ".")+1:] }
