@@ -27,9 +27,12 @@ APT_PACKAGES := ansible-core:ansible-playbook ansible:ansible-community hcloud-c
 build: modules sim collection-link
 
 # ansible.cfg points collections_path at .build/collections, where the checkout is keybuzz.infra.
+# playbooks/collections makes the checkout's playbooks find it from any directory (Ansible looks
+# for collections beside the playbook), so that they run without this ansible.cfg.
 collection-link:
-	@mkdir -p .build/collections/ansible_collections/keybuzz
+	@mkdir -p .build/collections/ansible_collections/keybuzz playbooks/collections/ansible_collections/keybuzz
 	@ln -sfn ../../../.. .build/collections/ansible_collections/keybuzz/infra
+	@ln -sfn ../../../.. playbooks/collections/ansible_collections/keybuzz/infra
 
 # The six modules are one multi-call binary per platform, plugins/modules/__platforms/<goos>_<goarch>,
 # behind six text stubs that the action plugin keybuzz.infra.kbv3_platform runs it for

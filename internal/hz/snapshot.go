@@ -289,6 +289,9 @@ func (s *Snapshot) Live(v *hcloud.Volume) plan.Live {
 	if v.Location != nil {
 		l.Location = v.Location.Name
 	}
+	if v.Format != nil {
+		l.Format = *v.Format
+	}
 	return l
 }
 

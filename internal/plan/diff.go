@@ -39,6 +39,7 @@ type Live struct {
 	Server    string            `json:"server,omitempty"` // server name; "" when detached
 	Labels    map[string]string `json:"labels,omitempty"`
 	Protected bool              `json:"protected,omitempty"`
+	Format    string            `json:"format,omitempty"` // "" when unformatted
 }
 
 func (v Live) deleteEntry() DeleteEntry {
@@ -147,14 +148,20 @@ func Compute(p *Plan, live []Live, serverLocation map[string]string, sel Selecto
 			continue
 		}
 		var fields []string
-		if v.SizeGB != e.SizeGB {
-			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d", e.SizeGB, v.SizeGB))
+		switch {
+		case v.SizeGB < e.SizeGB:
+			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (the reset grows it with allow_grow=true)", e.SizeGB, v.SizeGB))
+		case v.SizeGB > e.SizeGB:
+			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (volumes cannot shrink)", e.SizeGB, v.SizeGB))
 		}
 		if loc != "" && v.Location != loc {
 			fields = append(fields, fmt.Sprintf("location: plan %s, live %s", loc, v.Location))
 		}
 		if v.Server != "" && v.Server != e.Hostname {
 			fields = append(fields, fmt.Sprintf("server: plan %s, live %s", e.Hostname, v.Server))
+		}
+		if e.Format != "" && v.Format != e.Format {
+			fields = append(fields, fmt.Sprintf("format: plan %s, live %s", e.Format, cmp.Or(v.Format, "none")))
 		}
 		if len(fields) > 0 {
 			d.Mismatch = append(d.Mismatch, Mismatch{Match: match(e, v), Fields: fields})

@@ -55,7 +55,7 @@ func TestCompute(t *testing.T) {
 		Mismatch: []plan.Mismatch{{
 			Match: plan.Match{Hostname: "c-01", Volume: "kbv3-c-01-data", ID: 4, SizeGB: 20, Location: "fsn1", Server: "d-01"},
 			Fields: []string{
-				"size_gb: plan 30, live 20",
+				"size_gb: plan 30, live 20 (the reset grows it with allow_grow=true)",
 				"location: plan hel1, live fsn1",
 				"server: plan c-01, live d-01",
 			},

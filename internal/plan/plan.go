@@ -21,6 +21,9 @@ type Entry struct {
 	Role       string            `json:"role,omitempty" mapstructure:"role"`
 	Mountpoint string            `json:"mountpoint,omitempty" mapstructure:"mountpoint"`
 	Labels     map[string]string `json:"labels,omitempty" mapstructure:"labels"`
+	// Format is the filesystem the API puts on the volume when it creates it (xfs or ext4), so
+	// that the next step only mounts; "" leaves it unformatted. It cannot change afterwards.
+	Format string `json:"format,omitempty" mapstructure:"format"`
 	// ServerID is the id of the hostname's server, as kbv3_volume_info resolved it for the
 	// reset's stages so that they need not read the servers again. Plan files name servers by
 	// hostname only: an id there could silently disagree with the name.
@@ -165,11 +168,17 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// Load reads and parses a plan file; errors start with the path.
+// Load reads and parses a plan file, JSON or (by its extension .yml or .yaml) YAML; errors start
+// with the path.
 func Load(path string) (*Plan, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if isYAML(path) {
+		if data, err = yamlToJSON(data); err != nil {
+			return nil, withPath(path, err)
+		}
 	}
 	p, err := Parse(data)
 	if err != nil {
@@ -229,6 +238,11 @@ func (e Entry) problems() []error {
 		if err := checkLocation(e.Location); err != nil {
 			errs = append(errs, fmt.Errorf("location %q %w", e.Location, err))
 		}
+	}
+	switch e.Format {
+	case "", "xfs", "ext4":
+	default:
+		errs = append(errs, fmt.Errorf("format %q is not one the API makes (xfs, ext4, or none)", e.Format))
 	}
 	if e.Mountpoint != "" {
 		if err := checkMountpoint(e.Mountpoint); err != nil {

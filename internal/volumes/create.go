@@ -1,6 +1,7 @@
 package volumes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ type createTask struct {
 	host     string            // the server whose location it goes to ("" with location)
 	serverID int64             // host's id, when kbv3_volume_info resolved it already
 	labels   map[string]string // nil: not managed
+	format   string            // filesystem at creation: "" none
 	v        *hcloud.Volume    // the existing volume, nil when it is to be created
 	before   *State
 	err      error // decided not to be done
@@ -119,6 +121,7 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 			tasks[i] = createTask{
 				where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname),
 				name:  e.Name(), size: e.SizeGB, location: e.Location, host: e.Hostname, serverID: e.ServerID, labels: e.Labels,
+				format: cmp.Or(e.Format, o.Format),
 			}
 		}
 		return tasks, errors.Join(errs...)
@@ -133,7 +136,7 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 		errs = append(errs, errors.New("location or server: one is required with name"))
 	}
 	errs = append(errs, singleEntryProblems(o.Name, o.Server, o.Location, o.Labels)...)
-	t := createTask{where: "volume " + o.Name, name: o.Name, size: o.Size, location: o.Location, attachTo: o.Server, host: o.Server, labels: o.Labels}
+	t := createTask{where: "volume " + o.Name, name: o.Name, size: o.Size, location: o.Location, attachTo: o.Server, host: o.Server, labels: o.Labels, format: o.Format}
 	return []createTask{t}, errors.Join(errs...)
 }
 
@@ -168,6 +171,8 @@ func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
 	switch live := t.before; {
 	case live.Location != t.location:
 		t.err = fmt.Errorf("%s: volume %s exists in %s, asked for %s", t.where, t.name, live.Location, t.location)
+	case t.format != "" && formatOf(t.v) != t.format:
+		t.err = fmt.Errorf("%s: volume %s exists formatted %s, asked for %s: a volume's format is set when it is created", t.where, t.name, cmp.Or(formatOf(t.v), "none"), t.format)
 	case live.Size > t.size:
 		t.err = fmt.Errorf("%s: volume %s exists with %d GB, asked for %d GB: volumes can only grow", t.where, t.name, live.Size, t.size)
 	case live.Size < t.size && !o.Resize:
@@ -177,7 +182,7 @@ func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
 
 // create creates t's volume: in its location, or on its server (attached in the same request).
 func (s *session) create(ctx context.Context, m *ansible.Module, snap *hz.Snapshot, o *CreateOptions, t createTask, it *Item) error {
-	req := hz.CreateOpts{Name: t.name, SizeGB: t.size, Location: t.location, Labels: t.labels, Format: o.Format, Check: m.CheckMode}
+	req := hz.CreateOpts{Name: t.name, SizeGB: t.size, Location: t.location, Labels: t.labels, Format: t.format, Check: m.CheckMode}
 	if t.attachTo != "" {
 		req.Location, req.Server, req.Automount = "", t.attachTo, o.Automount
 	}
@@ -233,6 +238,14 @@ func (s *session) update(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 		it.diff = volumeDiff(t.name, t.before, &after)
 	}
 	return nil
+}
+
+// formatOf is the volume's filesystem, "" when unformatted.
+func formatOf(v *hcloud.Volume) string {
+	if v == nil || v.Format == nil {
+		return ""
+	}
+	return *v.Format
 }
 
 // createIdent is what a create item shows before it runs.

@@ -38,7 +38,6 @@ type InfoOptions struct {
 var InfoSpec = ansible.Spec{
 	Name:              "kbv3_volume_info",
 	MutuallyExclusive: [][]string{{"plan", "plan_path"}},
-	RequiredTogether:  [][]string{{"plan_path", "diff_path"}},
 }
 
 // VolumeInfo is one listed volume.
@@ -51,6 +50,7 @@ type VolumeInfo struct {
 	Labels    map[string]string `json:"labels"`
 	Protected bool              `json:"protected"`
 	Status    string            `json:"status"`
+	Format    string            `json:"format"` // "" when unformatted
 }
 
 // Info is kbv3_volume_info: it lists volumes with their servers' names and, given a plan,
@@ -61,9 +61,14 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 	if err != nil {
 		return nil, err
 	}
-	var reviewed *plan.Diff
 	if o.PlanPath != "" {
-		if p, reviewed, err = loadReset(o.PlanPath, o.DiffPath); err != nil {
+		if p, err = loadPlanFile(o.PlanPath); err != nil {
+			return nil, err
+		}
+	}
+	var reviewed *plan.Diff
+	if o.DiffPath != "" {
+		if reviewed, err = loadReviewed(o.DiffPath, p); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +102,7 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 			}
 			listed = append(listed, VolumeInfo{
 				ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Server: l.Server,
-				Labels: labels, Protected: l.Protected, Status: string(v.Status),
+				Labels: labels, Protected: l.Protected, Status: string(v.Status), Format: l.Format,
 			})
 		}
 	}
@@ -168,8 +173,14 @@ func (o *InfoOptions) validate() (filter, del plan.Selector, p *plan.Plan, err e
 	del = plan.Selector{Names: o.DeleteNames, LabelSelector: o.DeleteLabelSelector}
 	errs = append(errs, selectorOptionError(del.Validate(), "delete_"))
 
+	if o.DiffPath != "" && o.PlanPath == "" && o.Plan == nil {
+		errs = append(errs, errors.New("diff_path: needs plan_path or plan, the plan the reviewed diff is checked against"))
+	}
+	if o.DiffPath != "" && o.DiffDest != "" {
+		errs = append(errs, errors.New("diff_path and diff_dest: the reset's preparation reads a reviewed diff, the diff computation writes one; give one of them"))
+	}
 	if o.PlanPath != "" {
-		// Info reads the plan and diff files itself (loadReset), after these checks.
+		// Info reads the plan file itself (loadPlanFile), after these checks.
 		return filter, del, nil, errors.Join(errs...)
 	}
 	if o.Plan != nil {

@@ -1,6 +1,7 @@
 package volumes
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,27 +63,32 @@ func (p ResetProblems) Error() string {
 		len(p), plural(len(p)), p[0])
 }
 
-// loadReset reads and validates the plan and the reviewed diff files, strictly: every problem
-// names the file and the entry, and nothing is asked of the API before both are sound.
-func loadReset(planPath, diffPath string) (*plan.Plan, *plan.Diff, error) {
+// loadPlanFile reads and validates a plan file (JSON, or YAML by its extension) strictly: every
+// problem names the file and the entry, and nothing is asked of the API before it is sound.
+func loadPlanFile(planPath string) (*plan.Plan, error) {
 	p, err := plan.Load(planPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("plan_path: %w", err)
+		return nil, fmt.Errorf("plan_path: %w", err)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("plan_path %s: %w", planPath, err)
+		return nil, fmt.Errorf("plan_path %s: %w", planPath, err)
 	}
+	return p, nil
+}
+
+// loadReviewed reads the reviewed diff file strictly and validates it against the plan.
+func loadReviewed(diffPath string, p *plan.Plan) (*plan.Diff, error) {
 	d, err := plan.LoadDiff(diffPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("diff_path %s does not exist: compute it with playbooks/volume_diff_v3.yml, review it, then run the reset again; the reset deletes only what that file lists", diffPath)
+		return nil, fmt.Errorf("diff_path %s does not exist: compute it with the volume_diff_v3 playbook, review it, then run the reset again; the reset deletes only what that file lists", diffPath)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("diff_path: %w", err)
+		return nil, fmt.Errorf("diff_path: %w", err)
 	}
 	if err := d.Validate(p); err != nil {
-		return nil, nil, fmt.Errorf("diff_path %s: %w", diffPath, err)
+		return nil, fmt.Errorf("diff_path %s: %w", diffPath, err)
 	}
-	return p, d, nil
+	return d, nil
 }
 
 // prepareOpts are the choices the playbook passes to stage 0 beside the files.
@@ -244,6 +250,8 @@ func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool, detachFrom ma
 	switch {
 	case live.Location != loc:
 		return e, false, false, fmt.Sprintf("volume %s exists in %s, server %s is in %s: a volume cannot move; delete or rename it (hcloud volume delete %s), or name another volume in the plan", live.Name, live.Location, e.Hostname, loc, live.Name)
+	case e.Format != "" && live.Format != e.Format:
+		return e, false, false, fmt.Sprintf("volume %s exists formatted %s, the plan says %s: a volume's format is set when it is created; delete it (hcloud volume delete %s) or change the plan's format", live.Name, cmp.Or(live.Format, "none"), e.Format, live.Name)
 	case live.SizeGB > e.SizeGB:
 		return e, false, false, fmt.Sprintf("volume %s exists with %d GB, the plan says %d GB: volumes cannot shrink; set size_gb to %d or more", live.Name, live.SizeGB, e.SizeGB, live.SizeGB)
 	case live.SizeGB < e.SizeGB && !allowGrow:
