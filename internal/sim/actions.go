@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -22,6 +23,13 @@ type action struct {
 	end     time.Time     // when it settles; zero for a stuck action
 	nominal time.Duration // the configured time of its command, for a stuck action's progress
 	fate    fate
+	// after is the action whose end this one's work waits for (the create before the attach
+	// of POST /volumes with server); waiting lists the actions that wait for this one.
+	after   *action
+	waiting []*action
+	// failCode and failMessage are the error of a fateError action (a fault's default, or
+	// what a release asked for).
+	failCode, failMessage string
 
 	status     string
 	progress   int // only once settled; a running action's progress is computed on read
@@ -177,4 +185,76 @@ func (s *Store) GetAction(id, volumeID int64) (schema.Action, error) {
 		return schema.Action{}, errNotFound("action", id)
 	}
 	return a.toSchema(now), nil
+}
+
+// ReleaseInput is POST /_sim/actions/release: which stuck actions end, and how.
+type ReleaseInput struct {
+	// IDs are the actions to release; empty releases every stuck action.
+	IDs []int64 `json:"ids"`
+	// Status is "success" (the default) or "error".
+	Status string `json:"status"`
+	// Code and Message are the action's error when Status is "error" (default action_failed).
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ReleaseActions ends stuck actions (fault effect action_stuck) now, in id order, as if their
+// time had come: a success lands the change the action would have made, an error fails it
+// (a failed create_volume removes its volume) and both free the locks. An action that waits
+// for a stuck one (the attach after a stuck create) is released to run its normal time once
+// that one ends. It refuses the whole request, changing nothing, when an id is unknown
+// (not_found) or not stuck (invalid_input), or the status is neither success nor error.
+func (s *Store) ReleaseActions(in ReleaseInput) ([]schema.Action, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.settle()
+	f := fateNormal
+	switch in.Status {
+	case "", statusSuccess:
+	case statusError:
+		f = fateError
+	default:
+		return nil, errInvalidInput("status", "must be success or error")
+	}
+	stuck := func(a *action) bool { return a.running() && a.fate == fateStuck }
+	var targets []*action
+	if len(in.IDs) == 0 {
+		for _, a := range s.actions {
+			if stuck(a) {
+				targets = append(targets, a)
+			}
+		}
+	}
+	for _, id := range in.IDs {
+		a, ok := s.actions[id]
+		switch {
+		case !ok:
+			return nil, errNotFound("action", id)
+		case !stuck(a):
+			return nil, errInvalidInput("ids", fmt.Sprintf("action %d is not stuck (status %s)", id, a.status))
+		}
+		if !slices.Contains(targets, a) {
+			targets = append(targets, a)
+		}
+	}
+	slices.SortFunc(targets, func(a, b *action) int { return cmp.Compare(a.id, b.id) })
+	for _, a := range targets {
+		a.fate = f
+		if f == fateError {
+			a.failCode = cmp.Or(in.Code, "action_failed")
+			a.failMessage = cmp.Or(in.Message, "action failed (released with an error by the simulator's admin API)")
+		}
+		if a.after != nil && a.after.running() {
+			continue // runs its normal time once its predecessor ends
+		}
+		a.end = now
+		s.finish(a)
+	}
+	// finish may have let waiting actions begin with an end already due.
+	s.settle()
+	out := make([]schema.Action, len(targets))
+	for i, a := range targets {
+		out[i] = a.toSchema(now)
+	}
+	return out, nil
 }

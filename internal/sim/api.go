@@ -21,6 +21,7 @@ func (s *Sim) apiRoutes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/servers", s.listServers)
 	m.HandleFunc("GET /v1/servers/{id}", s.getServer)
+	m.HandleFunc("DELETE /v1/servers/{id}", s.deleteServer)
 	m.HandleFunc("GET /v1/locations", s.listLocations)
 	m.HandleFunc("GET /v1/locations/{id}", s.getLocation)
 	m.HandleFunc("GET /v1/datacenters", s.listDatacenters)
@@ -138,6 +139,19 @@ func (s *Sim) getServer(w http.ResponseWriter, r *http.Request) {
 		var sv serverJSON
 		if sv, err = s.Store().GetServer(id); err == nil {
 			writeJSON(w, http.StatusOK, map[string]any{"server": sv})
+			return
+		}
+	}
+	writeError(w, err)
+}
+
+// deleteServer answers 200 with the delete_server action, as the spec shapes it.
+func (s *Sim) deleteServer(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", "server")
+	if err == nil {
+		var a schema.Action
+		if a, err = s.Store().DeleteServer(id, fateOf(r.Context())); err == nil {
+			writeJSON(w, http.StatusOK, schema.ServerDeleteResponse{Action: a})
 			return
 		}
 	}

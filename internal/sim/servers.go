@@ -223,3 +223,61 @@ func (s *Store) GetServer(id int64) (serverJSON, error) {
 	}
 	return sv.toSchema(now), nil
 }
+
+// DeleteServer removes a server at once ("This immediately removes the Server from your
+// account", the API's documentation says) and starts its delete_server action. The volumes
+// attached to it are detached at once and stay locked until the action ends (an assumption:
+// see docs/SIMULATOR.md). If the action fails (a fault), the server comes back with the
+// volumes that are still free. It refuses with not_found, and with locked while an action of
+// the server (create, an attach or detach) or of one of its volumes runs.
+func (s *Store) DeleteServer(id int64, f fate) (schema.Action, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.settle()
+	sv, ok := s.servers[id]
+	if !ok {
+		return schema.Action{}, errNotFound("server", id)
+	}
+	if sv.locked(now) {
+		return schema.Action{}, errLocked("server", sv.id)
+	}
+	for _, v := range sv.volumes {
+		if v.running > 0 {
+			return schema.Action{}, errLocked("volume", v.id)
+		}
+	}
+	delete(s.servers, sv.id)
+	delete(s.serverNames, sv.name)
+	detached := sv.volumes
+	sv.volumes = nil
+	for _, v := range detached {
+		v.server = nil
+		v.running++
+	}
+	return s.startAction(&action{
+		command:   CmdDeleteServer,
+		resources: []schema.ActionResourceReference{{ID: sv.id, Type: "server"}},
+		rollback:  func() { s.restoreServer(sv, detached) },
+		release: func() {
+			for _, v := range detached {
+				v.running--
+			}
+		},
+	}, now, f).toSchema(now), nil
+}
+
+// restoreServer undoes a failed delete: the server returns unless its name was taken
+// meanwhile, with those of its volumes that are still free. The caller holds s.mu.
+func (s *Store) restoreServer(sv *server, volumes []*volume) {
+	if _, taken := s.serverNames[sv.name]; taken {
+		return
+	}
+	s.servers[sv.id] = sv
+	s.serverNames[sv.name] = sv
+	for _, v := range volumes {
+		if s.volumes[v.id] == v && v.server == nil && v.loc == sv.loc {
+			v.server = sv
+			sv.volumes = append(sv.volumes, v)
+		}
+	}
+}

@@ -199,18 +199,14 @@ func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateR
 		},
 		rollback: func() { s.removeVolume(v) },
 		release:  func() { v.running-- },
-	}, now, now, f)
+	}, now, f)
 	resp := schema.VolumeCreateResponse{Volume: v.toSchema(), NextActions: []schema.Action{}}
 	if sv != nil {
 		attachFate := fateNormal
 		if f == fateStuck {
 			attachFate = fateStuck
 		}
-		begin := create.end
-		if begin.IsZero() {
-			begin = now.Add(100 * 365 * 24 * time.Hour)
-		}
-		attach := s.startAttach(v, sv, now, begin, attachFate)
+		attach := s.startAttach(v, sv, now, create, attachFate)
 		resp.NextActions = append(resp.NextActions, attach.toSchema(now))
 	}
 	a := create.toSchema(now)
@@ -218,17 +214,22 @@ func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateR
 	return resp, nil
 }
 
-// startAttach starts an attach_volume of v to sv whose work begins at begin. The caller holds
-// s.mu and has checked the rules. The server counts as locked from begin to the end.
-func (s *Store) startAttach(v *volume, sv *server, now, begin time.Time, f fate) *action {
+// startAttach starts an attach_volume of v to sv, whose work begins when after ends (nil: at
+// once). The caller holds s.mu and has checked the rules. The server counts as locked from the
+// begin to the end.
+func (s *Store) startAttach(v *volume, sv *server, now time.Time, after *action, f fate) *action {
 	v.running++
 	a := &action{
 		command:   CmdAttachVolume,
 		resources: []schema.ActionResourceReference{{ID: v.id, Type: "volume"}, {ID: sv.id, Type: "server"}},
+		after:     after,
 	}
 	a.apply = func() error {
 		if s.volumes[v.id] != v {
 			return &Error{Code: "action_failed", Message: "volume no longer exists"}
+		}
+		if s.servers[sv.id] != sv {
+			return &Error{Code: "action_failed", Message: "server no longer exists"}
 		}
 		v.server = sv
 		sv.volumes = append(sv.volumes, v)
@@ -239,7 +240,7 @@ func (s *Store) startAttach(v *volume, sv *server, now, begin time.Time, f fate)
 		sv.unbusy(a)
 	}
 	sv.busy = append(sv.busy, a)
-	return s.startAction(a, now, begin, f)
+	return s.startAction(a, now, f)
 }
 
 // removeVolume drops v from the indexes. The caller holds s.mu.
@@ -343,7 +344,7 @@ func (s *Store) AttachVolume(id, serverID int64, f fate) (schema.Action, error) 
 	case sv.volumeCount() >= MaxVolumesPerServer:
 		return schema.Action{}, errTooManyVolumes(sv)
 	}
-	return s.startAttach(v, sv, now, now, f).toSchema(now), nil
+	return s.startAttach(v, sv, now, nil, f).toSchema(now), nil
 }
 
 // DetachVolume starts detaching a volume from its server. It MUST return not_found, locked
@@ -382,7 +383,7 @@ func (s *Store) DetachVolume(id int64, f fate) (schema.Action, error) {
 		sv.unbusy(a)
 	}
 	sv.busy = append(sv.busy, a)
-	return s.startAction(a, now, now, f).toSchema(now), nil
+	return s.startAction(a, now, f).toSchema(now), nil
 }
 
 // ResizeVolume starts growing a volume. It MUST return not_found, locked while an action of the
@@ -411,7 +412,7 @@ func (s *Store) ResizeVolume(id int64, size int, f fate) (schema.Action, error) 
 			return nil
 		},
 		release: func() { v.running-- },
-	}, now, now, f).toSchema(now), nil
+	}, now, f).toSchema(now), nil
 }
 
 // ChangeVolumeProtection starts a change_protection; del nil leaves it as it is. It MUST
@@ -438,5 +439,5 @@ func (s *Store) ChangeVolumeProtection(id int64, del *bool, f fate) (schema.Acti
 			return nil
 		},
 		release: func() { v.running-- },
-	}, now, now, f).toSchema(now), nil
+	}, now, f).toSchema(now), nil
 }
