@@ -153,7 +153,7 @@ func (s *Store) State() State {
 	servers := mapValues(s.servers)
 	sortItems(servers, nil, compareServers, func(sv *server) int64 { return sv.id })
 	for _, sv := range servers {
-		st.Servers = append(st.Servers, sv.toSchema(now))
+		st.Servers = append(st.Servers, sv.toSchema(now, s.locations))
 	}
 	volumes := mapValues(s.volumes)
 	sortItems(volumes, nil, compareVolumes, func(v *volume) int64 { return v.id })

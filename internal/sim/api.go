@@ -20,8 +20,14 @@ const patternVolumeSub = "GET /v1/volumes/{a}/{b}"
 func (s *Sim) apiRoutes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/servers", s.listServers)
+	m.HandleFunc("POST /v1/servers", s.createServer)
 	m.HandleFunc("GET /v1/servers/{id}", s.getServer)
+	m.HandleFunc("PUT /v1/servers/{id}", s.updateServer)
 	m.HandleFunc("DELETE /v1/servers/{id}", s.deleteServer)
+	m.HandleFunc("GET /v1/server_types", s.listServerTypes)
+	m.HandleFunc("GET /v1/server_types/{id}", s.getServerType)
+	m.HandleFunc("GET /v1/images", s.listImages)
+	m.HandleFunc("GET /v1/images/{id}", s.getImage)
 	m.HandleFunc("GET /v1/locations", s.listLocations)
 	m.HandleFunc("GET /v1/locations/{id}", s.getLocation)
 	m.HandleFunc("GET /v1/datacenters", s.listDatacenters)
@@ -119,43 +125,6 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, key string, items 
 	}
 	setLinkHeader(w, r, meta)
 	writeJSON(w, http.StatusOK, map[string]any{key: items, "meta": listMeta{Pagination: meta}})
-}
-
-var serverStatuses = []string{"running", "initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
-
-func (s *Sim) listServers(w http.ResponseWriter, r *http.Request) {
-	lq, err := parseListQuery(r.URL.Query(), []string{"id", "name", "created"}, serverStatuses)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	items, meta := s.Store().ListServers(ServerFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
-	writeList(w, r, "servers", items, meta)
-}
-
-func (s *Sim) getServer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", "server")
-	if err == nil {
-		var sv serverJSON
-		if sv, err = s.Store().GetServer(id); err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"server": sv})
-			return
-		}
-	}
-	writeError(w, err)
-}
-
-// deleteServer answers 200 with the delete_server action, as the spec shapes it.
-func (s *Sim) deleteServer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", "server")
-	if err == nil {
-		var a schema.Action
-		if a, err = s.Store().DeleteServer(id, fateOf(r.Context())); err == nil {
-			writeJSON(w, http.StatusOK, schema.ServerDeleteResponse{Action: a})
-			return
-		}
-	}
-	writeError(w, err)
 }
 
 func (s *Sim) listLocations(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -58,10 +59,26 @@ func newGeography() ([]*location, []*datacenter) {
 }
 
 func (d *datacenter) toSchema() datacenterJSON {
+	ids := []int64{}
+	for _, st := range serverTypeCatalog {
+		if st.availableIn(d.loc.Name) {
+			ids = append(ids, st.id)
+		}
+	}
 	return datacenterJSON{
 		ID: d.id, Name: d.name, Description: d.description, Location: d.loc.Location,
-		ServerTypes: dcServerTypes{Supported: []int64{}, AvailableForMigration: []int64{}, Available: []int64{}},
+		ServerTypes: dcServerTypes{Supported: ids, AvailableForMigration: slices.Clone(ids), Available: slices.Clone(ids)},
 	}
+}
+
+// datacenterByRef finds a datacenter by id or name, as POST /servers accepts either.
+func (s *Store) datacenterByRef(ref schema.IDOrName) *datacenter {
+	for _, d := range s.datacenters {
+		if (ref.ID != 0 && d.id == ref.ID) || (ref.Name != "" && d.name == ref.Name) {
+			return d
+		}
+	}
+	return nil
 }
 
 // locationByRef finds a location by id or name, as POST /volumes accepts either.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
 // Scenario is a fleet to start from: the JSON format of --scenario-file (docs/SIMULATOR.md).
@@ -18,12 +21,14 @@ type Scenario struct {
 	Volumes []ScenarioVolume `json:"volumes"`
 }
 
-// ScenarioServer is one server. Location defaults to fsn1, ServerType to cx22, Status to
-// running; Labels default to role=<name without its trailing -NN> and env=prod.
+// ScenarioServer is one server. Location defaults to fsn1, ServerType to cx22, Image to
+// debian-12 (of the type's architecture), Status to running; Labels default to
+// role=<name without its trailing -NN> and env=prod.
 type ScenarioServer struct {
 	Name       string            `json:"name"`
 	Location   string            `json:"location,omitempty"`
 	ServerType string            `json:"server_type,omitempty"`
+	Image      string            `json:"image,omitempty"`
 	Status     string            `json:"status,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 }
@@ -211,9 +216,17 @@ func (s *Store) load(sc *Scenario, seed int64) error {
 		if typeName == "" {
 			typeName = "cx22"
 		}
-		st, ok := serverTypes[typeName]
-		if !ok {
+		st := serverTypeByRef(schema.IDOrName{Name: typeName})
+		if st == nil {
 			return fmt.Errorf("scenario: server %q: unknown server_type %q", in.Name, typeName)
+		}
+		if !st.availableIn(loc.Name) {
+			return fmt.Errorf("scenario: server %q: server_type %s is not sold in %s (only in %s)", in.Name, st.name, loc.Name, strings.Join(st.locations, ", "))
+		}
+		imageName := cmp.Or(in.Image, "debian-12")
+		img := imageByRef(schema.IDOrName{Name: imageName}, st.architecture)
+		if img == nil {
+			return fmt.Errorf("scenario: server %q: no image %q for %s (server_type %s)", in.Name, imageName, st.architecture, st.name)
 		}
 		labels := in.Labels
 		if labels == nil {
@@ -228,7 +241,7 @@ func (s *Store) load(sc *Scenario, seed int64) error {
 		}
 		sv := &server{
 			id: s.ids.NextID(kindServer), name: in.Name, status: status, created: created(),
-			loc: loc, dc: s.datacenterIn(loc), labels: cloneLabels(labels), serverType: st,
+			loc: loc, dc: s.datacenterIn(loc), labels: cloneLabels(labels), serverType: st, image: img,
 			ipv4ID: s.ids.NextID(kindIP), ipv6ID: s.ids.NextID(kindIP),
 			ipv4: fmt.Sprintf("%s.%d.%d", ipv4Prefix[loc.Name], r.IntN(256), 1+r.IntN(254)),
 			ipv6: fmt.Sprintf("2a01:4f8:%x:%x::/64", 0xc000+r.IntN(0x1000), r.IntN(0x10000)),

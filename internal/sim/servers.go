@@ -16,7 +16,8 @@ type server struct {
 	loc        *location
 	dc         *datacenter
 	labels     map[string]string
-	serverType serverType
+	serverType *serverType
+	image      *image
 	ipv4       string
 	ipv4ID     int64
 	ipv6       string // the /64 network, in CIDR form as python3-hcloud needs
@@ -56,22 +57,6 @@ func (sv *server) unbusy(a *action) {
 	sv.busy = slices.DeleteFunc(sv.busy, func(x *action) bool { return x == a })
 }
 
-type serverType struct {
-	id     int64
-	name   string
-	cores  int
-	memory float32
-	disk   int
-}
-
-var serverTypes = map[string]serverType{
-	"cx22":  {id: 104, name: "cx22", cores: 2, memory: 4, disk: 40},
-	"cx32":  {id: 105, name: "cx32", cores: 4, memory: 8, disk: 80},
-	"cx42":  {id: 106, name: "cx42", cores: 8, memory: 16, disk: 160},
-	"cpx31": {id: 24, name: "cpx31", cores: 4, memory: 8, disk: 160},
-	"ccx23": {id: 97, name: "ccx23", cores: 4, memory: 16, disk: 160},
-}
-
 // serverJSON is the API's server with every field the spec marks required. It is not
 // schema.Server because that one lacks datacenter, which the CLI and python3-hcloud read.
 type serverJSON struct {
@@ -79,7 +64,7 @@ type serverJSON struct {
 	Name            string                    `json:"name"`
 	Status          string                    `json:"status"`
 	Created         time.Time                 `json:"created"`
-	PublicNet       schema.ServerPublicNet    `json:"public_net"`
+	PublicNet       publicNetJSON             `json:"public_net"`
 	PrivateNet      []schema.ServerPrivateNet `json:"private_net"`
 	ServerType      schema.ServerType         `json:"server_type"`
 	Datacenter      datacenterJSON            `json:"datacenter"`
@@ -100,63 +85,55 @@ type serverJSON struct {
 	PlacementGroup  *schema.PlacementGroup    `json:"placement_group"`
 }
 
-func (sv *server) toSchema(now time.Time) serverJSON {
-	imgName, osVersion := "debian-12", "12"
-	created := time.Date(2023, 6, 13, 7, 0, 0, 0, time.UTC)
+// toSchema is the server as the API shows it; locs are the store's locations, for the ids in
+// its server type.
+// publicNetJSON is the server's public_net. Not schema.ServerPublicNet, whose ipv4 and ipv6
+// cannot be null, as they are for a server created without them.
+type publicNetJSON struct {
+	IPv4        *schema.ServerPublicNetIPv4 `json:"ipv4"`
+	IPv6        *schema.ServerPublicNetIPv6 `json:"ipv6"`
+	FloatingIPs []int64                     `json:"floating_ips"`
+	Firewalls   []schema.ServerFirewall     `json:"firewalls"`
+}
+
+func (sv *server) toSchema(now time.Time, locs []*location) serverJSON {
 	var zero uint64
 	volumes := make([]int64, len(sv.volumes))
 	for i, v := range sv.volumes {
 		volumes[i] = v.id
 	}
-	st := sv.serverType
-	return serverJSON{
+	out := serverJSON{
 		ID: sv.id, Name: sv.name, Status: sv.status, Created: apiTime(sv.created),
-		PublicNet: schema.ServerPublicNet{
-			IPv4:        schema.ServerPublicNetIPv4{ID: sv.ipv4ID, IP: sv.ipv4, DNSPtr: "static." + sv.ipv4 + ".clients.your-server.de"},
-			IPv6:        schema.ServerPublicNetIPv6{ID: sv.ipv6ID, IP: sv.ipv6, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}},
+		PublicNet: publicNetJSON{
 			FloatingIPs: []int64{},
 			Firewalls:   []schema.ServerFirewall{},
 		},
-		PrivateNet: []schema.ServerPrivateNet{},
-		ServerType: schema.ServerType{
-			ID: st.id, Name: st.name, Description: upper(st.name), Cores: st.cores, Memory: st.memory, Disk: st.disk,
-			StorageType: "local", CPUType: cpuType(st.name), Architecture: "x86", Category: "shared",
-			Prices:    []schema.PricingServerTypePrice{},
-			Locations: []schema.ServerTypeLocation{{ID: sv.loc.ID, Name: sv.loc.Name}},
-		},
-		Datacenter: sv.dc.toSchema(),
-		Location:   sv.loc.Location,
-		Image: &schema.Image{
-			ID: 114690387, Status: "available", Type: "system", Name: &imgName, Description: "Debian 12",
-			DiskSize: 5, Created: &created, OSFlavor: "debian", OSVersion: &osVersion, Architecture: "x86",
-			RapidDeploy: true, Labels: map[string]string{},
-		},
+		PrivateNet:      []schema.ServerPrivateNet{},
+		ServerType:      sv.serverType.toSchema(locs),
+		Datacenter:      sv.dc.toSchema(),
+		Location:        sv.loc.Location,
 		Locked:          sv.locked(now),
 		OutgoingTraffic: &zero,
 		IngoingTraffic:  &zero,
-		IncludedTraffic: 21990232555520,
+		IncludedTraffic: sv.serverType.price(sv.loc.Name).IncludedTraffic,
 		Labels:          cloneLabels(sv.labels),
 		Volumes:         volumes,
 		LoadBalancers:   []int64{},
-		PrimaryDiskSize: st.disk,
+		PrimaryDiskSize: sv.serverType.disk,
 	}
-}
-
-func cpuType(name string) string {
-	if name[:3] == "ccx" {
-		return "dedicated"
+	// python3-hcloud reads public_net.ipv4/ipv6 as null or as objects with an id, and the ipv6
+	// network in CIDR form.
+	if sv.ipv4 != "" {
+		out.PublicNet.IPv4 = &schema.ServerPublicNetIPv4{ID: sv.ipv4ID, IP: sv.ipv4, DNSPtr: "static." + sv.ipv4 + ".clients.your-server.de"}
 	}
-	return "shared"
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
+	if sv.ipv6 != "" {
+		out.PublicNet.IPv6 = &schema.ServerPublicNetIPv6{ID: sv.ipv6ID, IP: sv.ipv6, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}}
 	}
-	return string(b)
+	if sv.image != nil {
+		im := sv.image.toSchema()
+		out.Image = &im
+	}
+	return out
 }
 
 func cloneLabels(m map[string]string) map[string]string {
@@ -207,7 +184,7 @@ func (s *Store) ListServers(f ServerFilter, sort []sortKey, p pageReq) ([]server
 	page, meta := paginate(items, p)
 	out := make([]serverJSON, len(page))
 	for i, sv := range page {
-		out[i] = sv.toSchema(now)
+		out[i] = sv.toSchema(now, s.locations)
 	}
 	return out, meta
 }
@@ -221,7 +198,7 @@ func (s *Store) GetServer(id int64) (serverJSON, error) {
 	if !ok {
 		return serverJSON{}, errNotFound("server", id)
 	}
-	return sv.toSchema(now), nil
+	return sv.toSchema(now, s.locations), nil
 }
 
 // DeleteServer removes a server at once ("This immediately removes the Server from your

@@ -17,11 +17,12 @@ const (
 	CmdChangeProtection = "change_protection"
 	CmdDeleteVolume     = "delete_volume"
 	CmdCreateServer     = "create_server"
+	CmdStartServer      = "start_server"
 	CmdDeleteServer     = "delete_server"
 )
 
 // Commands lists every key ActionTimes accepts.
-var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume, CmdCreateServer, CmdDeleteServer}
+var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume, CmdCreateServer, CmdStartServer, CmdDeleteServer}
 
 // DefaultActionTimes are close to what the real API takes: attach and detach a few seconds,
 // creating a volume about one.
@@ -33,7 +34,8 @@ func DefaultActionTimes() map[string]time.Duration {
 		CmdResizeVolume:     2 * time.Second,
 		CmdChangeProtection: 500 * time.Millisecond,
 		CmdDeleteVolume:     300 * time.Millisecond,
-		CmdCreateServer:     10 * time.Second,
+		CmdCreateServer:     8 * time.Second,
+		CmdStartServer:      2 * time.Second,
 		CmdDeleteServer:     3 * time.Second,
 	}
 }

@@ -314,6 +314,16 @@ type Server struct {
 	Volumes    []int64           `json:"volumes"`
 	Location   schema.Location   `json:"location"`
 	Datacenter Datacenter        `json:"datacenter"`
+	ServerType NamedArch         `json:"server_type"`
+	// Image is nil for a server without one.
+	Image *NamedArch `json:"image"`
+}
+
+// NamedArch is the part of a server type or an image that tests read.
+type NamedArch struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	Architecture string `json:"architecture"`
 }
 
 // Datacenter is the API's datacenter without its server types.
