@@ -95,8 +95,8 @@ func (a *action) touches(typ string, id int64) bool {
 	return false
 }
 
-// ActionFilter selects actions for the action lists.
-type ActionFilter struct {
+// actionFilter selects actions for the action lists.
+type actionFilter struct {
 	IDs      []int64  // empty: all
 	Statuses []string // empty: all
 	// VolumeID, when not zero, keeps only the actions of that volume.
@@ -121,9 +121,9 @@ func compareActions(a, b *action, field string) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// ListActions returns one page of the actions that pass f. Unknown action ids are left out,
-// not an error, as in the API; an unknown f.VolumeID MUST be not_found.
-func (s *Store) ListActions(f ActionFilter, sort []sortKey, p pageReq) ([]schema.Action, pagination, error) {
+// listActions returns one page of the actions that pass f. Unknown action ids are left out,
+// not an error, as in the API; an unknown f.VolumeID is not_found.
+func (s *Store) listActions(f actionFilter, sort []sortKey, p pageReq) ([]schema.Action, pagination, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -174,9 +174,9 @@ func (s *Store) ListActions(f ActionFilter, sort []sortKey, p pageReq) ([]schema
 	return out, meta, nil
 }
 
-// GetAction MUST return not_found for an unknown id. With volumeID not zero, an action that
+// getAction returns not_found for an unknown id. With volumeID not zero, an action that
 // does not touch that volume is not_found as well.
-func (s *Store) GetAction(id, volumeID int64) (schema.Action, error) {
+func (s *Store) getAction(id, volumeID int64) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()

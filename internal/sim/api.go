@@ -133,7 +133,7 @@ func (s *Sim) listLocations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListLocations(lq.name, lq.sort, lq.page)
+	items, meta := s.Store().listLocations(lq.name, lq.sort, lq.page)
 	writeList(w, r, "locations", items, meta)
 }
 
@@ -141,7 +141,7 @@ func (s *Sim) getLocation(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "location")
 	if err == nil {
 		var l schema.Location
-		if l, err = s.Store().GetLocation(id); err == nil {
+		if l, err = s.Store().getLocation(id); err == nil {
 			writeJSON(w, http.StatusOK, schema.LocationGetResponse{Location: l})
 			return
 		}
@@ -155,7 +155,7 @@ func (s *Sim) listDatacenters(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListDatacenters(lq.name, lq.sort, lq.page)
+	items, meta := s.Store().listDatacenters(lq.name, lq.sort, lq.page)
 	// The API also names the recommended datacenter; clients read it only when creating servers.
 	setLinkHeader(w, r, meta)
 	writeJSON(w, http.StatusOK, map[string]any{"datacenters": items, "recommendation": recommendedDatacenter, "meta": listMeta{Pagination: meta}})
@@ -167,7 +167,7 @@ func (s *Sim) getDatacenter(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "datacenter")
 	if err == nil {
 		var d datacenterJSON
-		if d, err = s.Store().GetDatacenter(id); err == nil {
+		if d, err = s.Store().getDatacenter(id); err == nil {
 			writeJSON(w, http.StatusOK, map[string]any{"datacenter": d})
 			return
 		}
@@ -189,7 +189,7 @@ func parseActionIDs(q url.Values) ([]int64, error) {
 	return ids, nil
 }
 
-func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilter) {
+func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f actionFilter) {
 	q := r.URL.Query()
 	lq, err := parseListQuery(q, actionSortFields, actionStatuses)
 	if err == nil {
@@ -200,7 +200,7 @@ func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilte
 		return
 	}
 	f.Statuses = lq.statuses
-	items, meta, err := s.Store().ListActions(f, lq.sort, lq.page)
+	items, meta, err := s.Store().listActions(f, lq.sort, lq.page)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -209,14 +209,14 @@ func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilte
 }
 
 func (s *Sim) listActions(w http.ResponseWriter, r *http.Request) {
-	s.writeActions(w, r, ActionFilter{})
+	s.writeActions(w, r, actionFilter{})
 }
 
 func (s *Sim) getAction(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "action")
 	if err == nil {
 		var a schema.Action
-		if a, err = s.Store().GetAction(id, 0); err == nil {
+		if a, err = s.Store().getAction(id, 0); err == nil {
 			writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
 			return
 		}

@@ -17,7 +17,7 @@ func (s *Sim) listServers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListServers(ServerFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
+	items, meta := s.Store().listServers(serverFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
 	writeList(w, r, "servers", items, meta)
 }
 
@@ -25,7 +25,7 @@ func (s *Sim) getServer(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "server")
 	if err == nil {
 		var sv serverJSON
-		if sv, err = s.Store().GetServer(id); err == nil {
+		if sv, err = s.Store().getServer(id); err == nil {
 			writeJSON(w, http.StatusOK, map[string]any{"server": sv})
 			return
 		}
@@ -38,7 +38,7 @@ func (s *Sim) deleteServer(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "server")
 	if err == nil {
 		var a schema.Action
-		if a, err = s.Store().DeleteServer(id, fateOf(r.Context())); err == nil {
+		if a, err = s.Store().deleteServer(id, fateOf(r.Context())); err == nil {
 			writeJSON(w, http.StatusOK, schema.ServerDeleteResponse{Action: a})
 			return
 		}
@@ -80,8 +80,8 @@ func emptyRef(ref *schema.IDOrName) *schema.IDOrName {
 	return ref
 }
 
-func (req serverCreateRequest) input() CreateServerInput {
-	in := CreateServerInput{
+func (req serverCreateRequest) input() createServerInput {
+	in := createServerInput{
 		Name: req.Name, ServerType: req.ServerType, Image: req.Image,
 		Location: emptyRef(req.Location), Datacenter: emptyRef(req.Datacenter),
 		StartAfterCreate: req.StartAfterCreate == nil || *req.StartAfterCreate,
@@ -110,7 +110,7 @@ func (s *Sim) createServer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	resp, err := s.Store().CreateServer(req.input(), fateOf(r.Context()))
+	resp, err := s.Store().createServer(req.input(), fateOf(r.Context()))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -129,7 +129,7 @@ func (s *Sim) updateServer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	sv, err := s.Store().UpdateServer(id, req.Name, req.Labels)
+	sv, err := s.Store().updateServer(id, req.Name, req.Labels)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -143,7 +143,7 @@ func (s *Sim) listServerTypes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListServerTypes(lq.name, lq.sort, lq.page)
+	items, meta := s.Store().listServerTypes(lq.name, lq.sort, lq.page)
 	writeList(w, r, "server_types", items, meta)
 }
 
@@ -151,7 +151,7 @@ func (s *Sim) getServerType(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "server_type")
 	if err == nil {
 		var st schema.ServerType
-		if st, err = s.Store().GetServerType(id); err == nil {
+		if st, err = s.Store().getServerType(id); err == nil {
 			writeJSON(w, http.StatusOK, schema.ServerTypeGetResponse{ServerType: st})
 			return
 		}
@@ -175,12 +175,12 @@ func enumValues(q url.Values, name string, allowed []string) ([]string, error) {
 	return q[name], nil
 }
 
-func parseImageFilter(q url.Values) (ImageFilter, listQuery, error) {
+func parseImageFilter(q url.Values) (imageFilter, listQuery, error) {
 	lq, err := parseListQuery(q, []string{"id", "name", "created"}, imageStatuses)
 	if err != nil {
-		return ImageFilter{}, lq, err
+		return imageFilter{}, lq, err
 	}
-	f := ImageFilter{Name: lq.name, Statuses: lq.statuses, Selector: lq.selector, BoundTo: q["bound_to"]}
+	f := imageFilter{Name: lq.name, Statuses: lq.statuses, Selector: lq.selector, BoundTo: q["bound_to"]}
 	if f.Architectures, err = enumValues(q, "architecture", imageArchitectures); err != nil {
 		return f, lq, err
 	}
@@ -202,7 +202,7 @@ func (s *Sim) listImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListImages(f, lq.sort, lq.page)
+	items, meta := s.Store().listImages(f, lq.sort, lq.page)
 	writeList(w, r, "images", items, meta)
 }
 
@@ -210,7 +210,7 @@ func (s *Sim) getImage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "image")
 	if err == nil {
 		var im schema.Image
-		if im, err = s.Store().GetImage(id); err == nil {
+		if im, err = s.Store().getImage(id); err == nil {
 			writeJSON(w, http.StatusOK, schema.ImageGetResponse{Image: im})
 			return
 		}

@@ -175,8 +175,8 @@ func (im *image) toSchema() schema.Image {
 	return out
 }
 
-// ImageFilter selects images for GET /images; zero fields select all but deprecated ones.
-type ImageFilter struct {
+// imageFilter selects images for GET /images; zero fields select all but deprecated ones.
+type imageFilter struct {
 	Name              string
 	Architectures     []string
 	Types             []string
@@ -186,8 +186,8 @@ type ImageFilter struct {
 	IncludeDeprecated bool
 }
 
-// ListImages returns one page of the system images that pass f.
-func (s *Store) ListImages(f ImageFilter, sort []sortKey, p pageReq) ([]schema.Image, pagination) {
+// listImages returns one page of the system images that pass f.
+func (s *Store) listImages(f imageFilter, sort []sortKey, p pageReq) ([]schema.Image, pagination) {
 	var items []*image
 	for i := range imageCatalog {
 		im := &imageCatalog[i]
@@ -220,16 +220,16 @@ func (s *Store) ListImages(f ImageFilter, sort []sortKey, p pageReq) ([]schema.I
 	return out, meta
 }
 
-// GetImage returns not_found for an unknown id; a deprecated image is found all the same.
-func (s *Store) GetImage(id int64) (schema.Image, error) {
+// getImage returns not_found for an unknown id; a deprecated image is found all the same.
+func (s *Store) getImage(id int64) (schema.Image, error) {
 	if im := imageByRef(schema.IDOrName{ID: id}, ""); im != nil {
 		return im.toSchema(), nil
 	}
 	return schema.Image{}, errNotFound("image", id)
 }
 
-// ListServerTypes returns one page of the server types named name (empty: all).
-func (s *Store) ListServerTypes(name string, sort []sortKey, p pageReq) ([]schema.ServerType, pagination) {
+// listServerTypes returns one page of the server types named name (empty: all).
+func (s *Store) listServerTypes(name string, sort []sortKey, p pageReq) ([]schema.ServerType, pagination) {
 	var items []*serverType
 	for i := range serverTypeCatalog {
 		if name == "" || serverTypeCatalog[i].name == name {
@@ -250,8 +250,8 @@ func (s *Store) ListServerTypes(name string, sort []sortKey, p pageReq) ([]schem
 	return out, meta
 }
 
-// GetServerType returns not_found for an unknown id.
-func (s *Store) GetServerType(id int64) (schema.ServerType, error) {
+// getServerType returns not_found for an unknown id.
+func (s *Store) getServerType(id int64) (schema.ServerType, error) {
 	if st := serverTypeByRef(schema.IDOrName{ID: id}); st != nil {
 		return st.toSchema(s.locations), nil
 	}

@@ -101,9 +101,9 @@ func (s *Store) datacenterIn(l *location) *datacenter {
 	return nil
 }
 
-// ListLocations returns the page of locations that match name (empty: all), in the order of
+// listLocations returns the page of locations that match name (empty: all), in the order of
 // sort. It never fails on an empty result.
-func (s *Store) ListLocations(name string, sort []sortKey, p pageReq) ([]schema.Location, pagination) {
+func (s *Store) listLocations(name string, sort []sortKey, p pageReq) ([]schema.Location, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var items []*location
@@ -127,8 +127,8 @@ func (s *Store) ListLocations(name string, sort []sortKey, p pageReq) ([]schema.
 	return out, meta
 }
 
-// GetLocation MUST return not_found for an unknown id.
-func (s *Store) GetLocation(id int64) (schema.Location, error) {
+// getLocation returns not_found for an unknown id.
+func (s *Store) getLocation(id int64) (schema.Location, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.locations {
@@ -139,8 +139,8 @@ func (s *Store) GetLocation(id int64) (schema.Location, error) {
 	return schema.Location{}, errNotFound("location", id)
 }
 
-// ListDatacenters is ListLocations for datacenters.
-func (s *Store) ListDatacenters(name string, sort []sortKey, p pageReq) ([]datacenterJSON, pagination) {
+// listDatacenters is ListLocations for datacenters.
+func (s *Store) listDatacenters(name string, sort []sortKey, p pageReq) ([]datacenterJSON, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var items []*datacenter
@@ -164,8 +164,8 @@ func (s *Store) ListDatacenters(name string, sort []sortKey, p pageReq) ([]datac
 	return out, meta
 }
 
-// GetDatacenter MUST return not_found for an unknown id.
-func (s *Store) GetDatacenter(id int64) (datacenterJSON, error) {
+// getDatacenter returns not_found for an unknown id.
+func (s *Store) getDatacenter(id int64) (datacenterJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.datacenters {

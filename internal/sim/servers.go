@@ -144,8 +144,8 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// ServerFilter selects servers for GET /servers; zero fields select all.
-type ServerFilter struct {
+// serverFilter selects servers for GET /servers; zero fields select all.
+type serverFilter struct {
 	Name     string
 	Selector selector
 	Statuses []string
@@ -161,8 +161,8 @@ func compareServers(a, b *server, field string) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// ListServers returns one page of the servers that pass f.
-func (s *Store) ListServers(f ServerFilter, sort []sortKey, p pageReq) ([]serverJSON, pagination) {
+// listServers returns one page of the servers that pass f.
+func (s *Store) listServers(f serverFilter, sort []sortKey, p pageReq) ([]serverJSON, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -189,8 +189,8 @@ func (s *Store) ListServers(f ServerFilter, sort []sortKey, p pageReq) ([]server
 	return out, meta
 }
 
-// GetServer MUST return not_found for an unknown id.
-func (s *Store) GetServer(id int64) (serverJSON, error) {
+// getServer returns not_found for an unknown id.
+func (s *Store) getServer(id int64) (serverJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -201,13 +201,13 @@ func (s *Store) GetServer(id int64) (serverJSON, error) {
 	return sv.toSchema(now, s.locations), nil
 }
 
-// DeleteServer removes a server at once ("This immediately removes the Server from your
+// deleteServer removes a server at once ("This immediately removes the Server from your
 // account", the API's documentation says) and starts its delete_server action. The volumes
 // attached to it are detached at once and stay locked until the action ends (an assumption:
 // see docs/SIMULATOR.md). If the action fails (a fault), the server comes back with the
 // volumes that are still free. It refuses with not_found, and with locked while an action of
 // the server (create, an attach or detach) or of one of its volumes runs.
-func (s *Store) DeleteServer(id int64, f fate) (schema.Action, error) {
+func (s *Store) deleteServer(id int64, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()

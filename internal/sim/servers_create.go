@@ -10,9 +10,9 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
-// CreateServerInput is POST /servers. References to resources the simulator does not hold
+// createServerInput is POST /servers. References to resources the simulator does not hold
 // (SSH keys, networks, firewalls, placement groups, primary IPs) are accepted only empty.
-type CreateServerInput struct {
+type createServerInput struct {
 	Name       string
 	ServerType schema.IDOrName
 	Image      schema.IDOrName
@@ -68,7 +68,7 @@ const maxUserData = 32 << 10
 
 // checkUnsimulated refuses references to resources the simulator has none of: such an id
 // can only be unknown.
-func (in CreateServerInput) checkUnsimulated() error {
+func (in createServerInput) checkUnsimulated() error {
 	switch {
 	case len(in.SSHKeys) > 0:
 		return errNotFound("ssh_key", refString(in.SSHKeys[0]))
@@ -88,7 +88,7 @@ func (in CreateServerInput) checkUnsimulated() error {
 
 // placeServer resolves where a new server of type st goes: the location or datacenter asked
 // for, or else the first location (fsn1 first) that sells the type.
-func (s *Store) placeServer(in CreateServerInput, st *serverType) (*location, *datacenter, error) {
+func (s *Store) placeServer(in createServerInput, st *serverType) (*location, *datacenter, error) {
 	var loc *location
 	var dc *datacenter
 	switch {
@@ -144,7 +144,7 @@ func (s *Store) volumesForServer(ids []int64, loc *location) ([]*volume, error) 
 	return out, nil
 }
 
-// CreateServer creates a server in status initializing with a create_server action and, unless
+// createServer creates a server in status initializing with a create_server action and, unless
 // StartAfterCreate is false, a start_server action in next_actions that begins when the
 // creation ends. The server is locked until both end; then it is running (off when not
 // started), with the given volumes attached. A failed creation removes the server. It returns
@@ -152,7 +152,7 @@ func (s *Store) volumesForServer(ids []int64, loc *location) ([]*volume, error) 
 // datacenter, an image of another architecture than the type, or a type not sold in the
 // location; uniqueness_error for a name in use; not_found for unknown volumes and for any
 // SSH key, network, firewall, placement group or primary IP; and the volume rules of attach.
-func (s *Store) CreateServer(in CreateServerInput, f fate) (serverCreateJSON, error) {
+func (s *Store) createServer(in createServerInput, f fate) (serverCreateJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -309,10 +309,10 @@ func rootPassword(id int64) *string {
 	return &p
 }
 
-// UpdateServer changes the name and/or replaces the labels (nil: unchanged), as PUT
+// updateServer changes the name and/or replaces the labels (nil: unchanged), as PUT
 // /servers/{id}. It returns not_found, invalid_input for a bad name or labels, and
 // uniqueness_error for a name in use by another server.
-func (s *Store) UpdateServer(id int64, name string, labels *map[string]string) (serverJSON, error) {
+func (s *Store) updateServer(id int64, name string, labels *map[string]string) (serverJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()

@@ -49,10 +49,12 @@ const (
 	fateStuck       // the action stays running forever
 )
 
-// Store holds the whole simulated project under one lock. Every exported method takes the lock,
-// first settles the actions whose time has come, then checks the API's rules and changes the
-// state under that same lock, so no check can go stale before its change. Methods return
-// copies in the API's shapes, never pointers into the store.
+// Store holds the whole simulated project under one lock. Every method the HTTP layer calls
+// takes the lock, first settles the actions whose time has come, then checks the API's rules
+// and changes the state under that same lock, so no check can go stale before its change.
+// Methods return copies in the API's shapes, never pointers into the store. Only what tests
+// need is exported (State, the action times, ReleaseActions); the API's operations are
+// unexported methods named after their routes.
 type Store struct {
 	mu    sync.Mutex
 	clock Clock
