@@ -24,6 +24,8 @@ func (s *Sim) apiRoutes() *http.ServeMux {
 	m.HandleFunc("GET /v1/servers/{id}", s.getServer)
 	m.HandleFunc("PUT /v1/servers/{id}", s.updateServer)
 	m.HandleFunc("DELETE /v1/servers/{id}", s.deleteServer)
+	m.HandleFunc("POST /v1/servers/{id}/actions/change_protection", s.changeServerProtection)
+	m.HandleFunc("POST /v1/servers/{id}/actions/{action}", s.serverPowerAction)
 	m.HandleFunc("GET /v1/server_types", s.listServerTypes)
 	m.HandleFunc("GET /v1/server_types/{id}", s.getServerType)
 	m.HandleFunc("GET /v1/images", s.listImages)

@@ -22,8 +22,10 @@ type server struct {
 	ipv4ID     int64
 	ipv6       string // the /64 network, in CIDR form as python3-hcloud needs
 	ipv6ID     int64
-	volumes    []*volume // attached, in the order they were attached
-	busy       []*action // running attach and detach actions on this server
+	// protect is delete and rebuild protection: the API keeps the two equal.
+	protect bool
+	volumes []*volume // attached, in the order they were attached
+	busy    []*action // running attach and detach actions on this server
 }
 
 // locked reports whether an attach or detach on the server is under way: the API refuses
@@ -120,6 +122,7 @@ func (sv *server) toSchema(now time.Time, locs []*location) serverJSON {
 		Volumes:         volumes,
 		LoadBalancers:   []int64{},
 		PrimaryDiskSize: sv.serverType.disk,
+		Protection:      schema.ServerProtection{Delete: sv.protect, Rebuild: sv.protect},
 	}
 	// python3-hcloud reads public_net.ipv4/ipv6 as null or as objects with an id, and the ipv6
 	// network in CIDR form.
@@ -217,6 +220,9 @@ func (s *Store) deleteServer(id int64, f fate) (schema.Action, error) {
 	}
 	if sv.locked(now) {
 		return schema.Action{}, errLocked("server", sv.id)
+	}
+	if sv.protect {
+		return schema.Action{}, errProtected("server", sv.id)
 	}
 	for _, v := range sv.volumes {
 		if v.running > 0 {

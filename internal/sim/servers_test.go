@@ -220,3 +220,55 @@ func TestUpdateServer(t *testing.T) {
 	_, _, err = e.client.Server.Update(e.ctx, up, hcloud.ServerUpdateOpts{Name: "redis-02"})
 	apiErr(t, err, hcloud.ErrorCodeUniquenessError)
 }
+
+func TestServerPowerAndProtection(t *testing.T) {
+	e, clock := manual(t)
+	srv := e.server(t, "vault-01")
+	tests := []struct {
+		name          string
+		do            func() (*hcloud.Action, *hcloud.Response, error)
+		command       string
+		during, after hcloud.ServerStatus
+	}{
+		{"poweroff", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Poweroff(e.ctx, srv) }, "stop_server", hcloud.ServerStatusStopping, hcloud.ServerStatusOff},
+		{"poweron", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Poweron(e.ctx, srv) }, "start_server", hcloud.ServerStatusStarting, hcloud.ServerStatusRunning},
+		{"shutdown", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Shutdown(e.ctx, srv) }, "shutdown_server", hcloud.ServerStatusStopping, hcloud.ServerStatusOff},
+		{"poweron again", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Poweron(e.ctx, srv) }, "start_server", hcloud.ServerStatusStarting, hcloud.ServerStatusRunning},
+		{"reboot", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Reboot(e.ctx, srv) }, "reboot_server", hcloud.ServerStatusRunning, hcloud.ServerStatusRunning},
+		{"reset", func() (*hcloud.Action, *hcloud.Response, error) { return e.client.Server.Reset(e.ctx, srv) }, "reset_server", hcloud.ServerStatusRunning, hcloud.ServerStatusRunning},
+	}
+	for _, tt := range tests {
+		a, _, err := tt.do()
+		require.NoError(t, err, tt.name)
+		assert.Equal(t, tt.command, a.Command, tt.name)
+		got := e.server(t, "vault-01")
+		assert.Equal(t, tt.during, got.Status, tt.name)
+		assert.True(t, got.Locked, tt.name)
+		_, _, err = e.client.Volume.Detach(e.ctx, e.volume(t, "vol-vault-01"))
+		apiErr(t, err, hcloud.ErrorCodeLocked)
+		clock.Advance(time.Second)
+		got = e.server(t, "vault-01")
+		assert.Equal(t, tt.after, got.Status, tt.name)
+		assert.False(t, got.Locked, tt.name)
+	}
+
+	a, _, err := e.client.Server.ChangeProtection(e.ctx, srv, hcloud.ServerChangeProtectionOpts{Delete: hcloud.Ptr(true), Rebuild: hcloud.Ptr(true)})
+	require.NoError(t, err)
+	assert.Equal(t, "change_protection", a.Command)
+	clock.Advance(time.Second)
+	got := e.server(t, "vault-01")
+	assert.True(t, got.Protection.Delete)
+	assert.True(t, got.Protection.Rebuild)
+	_, _, err = e.client.Server.DeleteWithResult(e.ctx, srv)
+	apiErr(t, err, hcloud.ErrorCodeProtected)
+	_, _, err = e.client.Server.ChangeProtection(e.ctx, srv, hcloud.ServerChangeProtectionOpts{Delete: hcloud.Ptr(false), Rebuild: hcloud.Ptr(true)})
+	apiErr(t, err, hcloud.ErrorCodeInvalidInput)
+	_, _, err = e.client.Server.ChangeProtection(e.ctx, srv, hcloud.ServerChangeProtectionOpts{Delete: hcloud.Ptr(false), Rebuild: hcloud.Ptr(false)})
+	require.NoError(t, err)
+	clock.Advance(time.Second)
+	_, _, err = e.client.Server.DeleteWithResult(e.ctx, srv)
+	require.NoError(t, err)
+
+	r := e.api(t, "POST", "/servers/"+itoa(e.server(t, "redis-01").ID)+"/actions/explode", "")
+	assert.Equal(t, "not_found", errCode(r))
+}

@@ -19,10 +19,15 @@ const (
 	CmdCreateServer     = "create_server"
 	CmdStartServer      = "start_server"
 	CmdDeleteServer     = "delete_server"
+	CmdStopServer       = "stop_server"
+	CmdShutdownServer   = "shutdown_server"
+	CmdRebootServer     = "reboot_server"
+	CmdResetServer      = "reset_server"
 )
 
 // Commands lists every key ActionTimes accepts.
-var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume, CmdCreateServer, CmdStartServer, CmdDeleteServer}
+var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume, CmdCreateServer, CmdStartServer, CmdDeleteServer,
+	CmdStopServer, CmdShutdownServer, CmdRebootServer, CmdResetServer}
 
 // DefaultActionTimes are close to what the real API takes: attach and detach a few seconds,
 // creating a volume about one.
@@ -37,6 +42,10 @@ func DefaultActionTimes() map[string]time.Duration {
 		CmdCreateServer:     8 * time.Second,
 		CmdStartServer:      2 * time.Second,
 		CmdDeleteServer:     3 * time.Second,
+		CmdStopServer:       2 * time.Second,
+		CmdShutdownServer:   5 * time.Second,
+		CmdRebootServer:     5 * time.Second,
+		CmdResetServer:      2 * time.Second,
 	}
 }
 
