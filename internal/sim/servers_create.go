@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
@@ -156,58 +157,80 @@ func (s *Store) createServer(in createServerInput, f fate) (serverCreateJSON, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
-	fail := func(err error) (serverCreateJSON, error) { return serverCreateJSON{}, err }
+	p, err := s.checkServer(in)
+	if err != nil {
+		return serverCreateJSON{}, err
+	}
+	sv := s.addServer(in, p, now)
+	return s.startCreateServer(in, sv, p.volumes, now, f), nil
+}
+
+// serverPlacement is what checkServer resolved of a create request.
+type serverPlacement struct {
+	st      *serverType
+	img     *image
+	loc     *location
+	dc      *datacenter
+	volumes []*volume
+}
+
+// checkServer applies the rules of POST /servers and resolves its references. The caller
+// holds s.mu.
+func (s *Store) checkServer(in createServerInput) (serverPlacement, error) {
+	var p serverPlacement
 	if err := validateServerName(in.Name); err != nil {
-		return fail(err)
+		return p, err
 	}
 	if in.ServerType == (schema.IDOrName{}) {
-		return fail(errInvalidInput("server_type", "is required"))
+		return p, errInvalidInput("server_type", "is required")
 	}
 	if in.Image == (schema.IDOrName{}) {
-		return fail(errInvalidInput("image", "is required"))
+		return p, errInvalidInput("image", "is required")
 	}
 	if err := validateLabels(in.Labels); err != nil {
-		return fail(err)
+		return p, err
 	}
 	if len(in.UserData) > maxUserData {
-		return fail(errInvalidInput("user_data", fmt.Sprintf("must be at most %d bytes", maxUserData)))
+		return p, errInvalidInput("user_data", fmt.Sprintf("must be at most %d bytes", maxUserData))
 	}
-	st := serverTypeByRef(in.ServerType)
-	if st == nil {
-		return fail(errInvalidInput("server_type", "unknown server type '"+refString(in.ServerType)+"'"))
+	if p.st = serverTypeByRef(in.ServerType); p.st == nil {
+		return p, errInvalidInput("server_type", "unknown server type '"+refString(in.ServerType)+"'")
 	}
-	img := imageByRef(in.Image, st.architecture)
+	st := p.st
+	p.img = imageByRef(in.Image, st.architecture)
 	switch {
-	case img == nil && in.Image.ID == 0 && imageByRef(in.Image, "") != nil:
-		return fail(errInvalidInput("image", fmt.Sprintf("image %s has no %s variant for server type %s", in.Image.Name, st.architecture, st.name)))
-	case img == nil:
-		return fail(errInvalidInput("image", "unknown image '"+refString(in.Image)+"'"))
-	case img.architecture != st.architecture:
+	case p.img == nil && in.Image.ID == 0 && imageByRef(in.Image, "") != nil:
+		return p, errInvalidInput("image", fmt.Sprintf("image %s has no %s variant for server type %s", in.Image.Name, st.architecture, st.name))
+	case p.img == nil:
+		return p, errInvalidInput("image", "unknown image '"+refString(in.Image)+"'")
+	case p.img.architecture != st.architecture:
 		// The real API's words (seen by docker-machine-driver-hetzner, issue 105).
-		return fail(errInvalidInput("image", fmt.Sprintf("image has incompatible architecture: image %d is %s, server type %s is %s", img.id, img.architecture, st.name, st.architecture)))
+		return p, errInvalidInput("image", fmt.Sprintf("image has incompatible architecture: image %d is %s, server type %s is %s", p.img.id, p.img.architecture, st.name, st.architecture))
 	}
-	loc, dc, err := s.placeServer(in, st)
-	if err != nil {
-		return fail(err)
+	var err error
+	if p.loc, p.dc, err = s.placeServer(in, st); err != nil {
+		return p, err
 	}
 	if err := in.checkUnsimulated(); err != nil {
-		return fail(err)
+		return p, err
 	}
 	if _, taken := s.serverNames[in.Name]; taken {
-		return fail(errUniqueness("name"))
+		return p, errUniqueness("name")
 	}
-	vols, err := s.volumesForServer(in.Volumes, loc)
-	if err != nil {
-		return fail(err)
-	}
+	p.volumes, err = s.volumesForServer(in.Volumes, p.loc)
+	return p, err
+}
 
+// addServer records a new server in status initializing with its addresses, and locks the
+// volumes it is to get. The caller holds s.mu and has checked the request.
+func (s *Store) addServer(in createServerInput, p serverPlacement, now time.Time) *server {
 	sv := &server{
 		id: s.ids.NextID(kindServer), name: in.Name, status: "initializing", created: now,
-		loc: loc, dc: dc, labels: cloneLabels(in.Labels), serverType: st, image: img,
+		loc: p.loc, dc: p.dc, labels: cloneLabels(in.Labels), serverType: p.st, image: p.img,
 	}
 	if in.EnableIPv4 {
 		sv.ipv4ID = s.ids.NextID(kindIP)
-		sv.ipv4 = ipv4For(loc.Name, sv.ipv4ID)
+		sv.ipv4 = ipv4For(p.loc.Name, sv.ipv4ID)
 	}
 	if in.EnableIPv6 {
 		sv.ipv6ID = s.ids.NextID(kindIP)
@@ -215,9 +238,15 @@ func (s *Store) createServer(in createServerInput, f fate) (serverCreateJSON, er
 	}
 	s.servers[sv.id] = sv
 	s.serverNames[sv.name] = sv
-	for _, v := range vols {
+	for _, v := range p.volumes {
 		v.running++
 	}
+	return sv
+}
+
+// startCreateServer starts create_server and, when asked, the start_server that waits for it.
+// The caller holds s.mu.
+func (s *Store) startCreateServer(in createServerInput, sv *server, vols []*volume, now time.Time, f fate) serverCreateJSON {
 	ref := []schema.ActionResourceReference{{ID: sv.id, Type: "server"}}
 	create := &action{command: CmdCreateServer, resources: ref}
 	create.apply = func() error {
@@ -269,7 +298,7 @@ func (s *Store) createServer(in createServerInput, f fate) (serverCreateJSON, er
 	}
 	resp.Action = create.toSchema(now)
 	resp.Server = sv.toSchema(now, s.locations)
-	return resp, nil
+	return resp
 }
 
 // removeServer drops a server whose creation failed, with nothing attached. The caller holds
