@@ -312,3 +312,18 @@ func TestDeleteServerFailedActionRestoresIt(t *testing.T) {
 	require.Len(t, back.Volumes, 1)
 	assert.Equal(t, srv.Volumes[0].ID, back.Volumes[0].ID)
 }
+
+func TestReleaseStuckCreateServer(t *testing.T) {
+	e, _ := manual(t)
+	require.NoError(t, e.sim.AddFaults(sim.FaultRule{Method: "POST", Path: "/v1/servers", Effect: sim.EffectActionStuck}))
+	res, _, err := e.client.Server.Create(e.ctx, hcloud.ServerCreateOpts{Name: "stuck-01", ServerType: &hcloud.ServerType{Name: "cx22"}, Image: &hcloud.Image{Name: "debian-12"}})
+	require.NoError(t, err)
+	assert.True(t, e.server(t, "stuck-01").Locked)
+	released, err := e.sim.Store().ReleaseActions(sim.ReleaseInput{})
+	require.NoError(t, err)
+	require.Len(t, released, 2, "create_server and the start_server waiting for it")
+	srv := e.server(t, "stuck-01")
+	assert.Equal(t, hcloud.ServerStatusRunning, srv.Status)
+	assert.False(t, srv.Locked)
+	assert.Equal(t, hcloud.ActionStatusSuccess, e.action(t, res.NextActions[0].ID).Status)
+}
