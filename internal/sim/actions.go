@@ -99,10 +99,19 @@ func (a *action) touches(typ string, id int64) bool {
 type actionFilter struct {
 	IDs      []int64  // empty: all
 	Statuses []string // empty: all
-	// VolumeID, when not zero, keeps only the actions of that volume.
-	VolumeID int64
-	// VolumesOnly keeps only actions that touch a volume (/volumes/actions).
-	VolumesOnly bool
+	// Type, when set, keeps only the actions that touch a resource of that type ("volume",
+	// "server": /volumes/actions), and ResourceID, when not zero, only those of that one
+	// (/volumes/{id}/actions).
+	Type       string
+	ResourceID int64
+}
+
+// touchesType reports whether a touches a resource of type typ: id, or any when id is 0.
+func (a *action) touchesType(typ string, id int64) bool {
+	if id != 0 {
+		return a.touches(typ, id)
+	}
+	return slices.ContainsFunc(a.resources, func(r schema.ActionResourceReference) bool { return r.Type == typ })
 }
 
 var actionSortFields = []string{"id", "command", "status", "started", "finished"}
@@ -122,13 +131,13 @@ func compareActions(a, b *action, field string) int {
 }
 
 // listActions returns one page of the actions that pass f. Unknown action ids are left out,
-// not an error, as in the API; an unknown f.VolumeID is not_found.
+// not an error, as in the API; an unknown resource is not_found.
 func (s *Store) listActions(f actionFilter, sort []sortKey, p pageReq) ([]schema.Action, pagination, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
-	if _, ok := s.volumes[f.VolumeID]; f.VolumeID != 0 && !ok {
-		return nil, pagination{}, errNotFound("volume", f.VolumeID)
+	if f.ResourceID != 0 && !s.exists(f.Type, f.ResourceID) {
+		return nil, pagination{}, errNotFound(f.Type, f.ResourceID)
 	}
 	var candidates []*action
 	switch {
@@ -140,27 +149,19 @@ func (s *Store) listActions(f actionFilter, sort []sortKey, p pageReq) ([]schema
 				candidates = append(candidates, a)
 			}
 		}
-	case f.VolumeID != 0:
-		if v, ok := s.volumeActions[f.VolumeID]; ok {
-			for _, id := range v {
-				candidates = append(candidates, s.actions[id])
-			}
+	case f.Type == "volume" && f.ResourceID != 0:
+		for _, id := range s.volumeActions[f.ResourceID] {
+			candidates = append(candidates, s.actions[id])
 		}
 	default:
-		candidates = make([]*action, 0, len(s.actions))
-		for _, a := range s.actions {
-			candidates = append(candidates, a)
-		}
+		candidates = mapValues(s.actions)
 	}
 	items := candidates[:0:0]
 	for _, a := range candidates {
 		if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, a.status) {
 			continue
 		}
-		if f.VolumeID != 0 && !a.touches("volume", f.VolumeID) {
-			continue
-		}
-		if f.VolumesOnly && !slices.ContainsFunc(a.resources, func(r schema.ActionResourceReference) bool { return r.Type == "volume" }) {
+		if f.Type != "" && !a.touchesType(f.Type, f.ResourceID) {
 			continue
 		}
 		items = append(items, a)
@@ -174,14 +175,28 @@ func (s *Store) listActions(f actionFilter, sort []sortKey, p pageReq) ([]schema
 	return out, meta, nil
 }
 
-// getAction returns not_found for an unknown id. With volumeID not zero, an action that
-// does not touch that volume is not_found as well.
-func (s *Store) getAction(id, volumeID int64) (schema.Action, error) {
+// exists reports whether the resource of type typ ("volume", "server") is there. The caller
+// holds s.mu.
+func (s *Store) exists(typ string, id int64) bool {
+	switch typ {
+	case "volume":
+		_, ok := s.volumes[id]
+		return ok
+	case "server":
+		_, ok := s.servers[id]
+		return ok
+	}
+	return false
+}
+
+// getAction returns not_found for an unknown id. With typ set, an action that touches no
+// resource of that type (or not resource id, when it is not zero) is not_found as well.
+func (s *Store) getAction(id int64, typ string, rid int64) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
 	a, ok := s.actions[id]
-	if !ok || (volumeID != 0 && !a.touches("volume", volumeID)) {
+	if !ok || (typ != "" && !a.touchesType(typ, rid)) {
 		return schema.Action{}, errNotFound("action", id)
 	}
 	return a.toSchema(now), nil

@@ -15,7 +15,11 @@ import (
 
 // patternVolumeSub serves both GET /v1/volumes/actions/{id} and GET /v1/volumes/{id}/actions:
 // as two patterns they would overlap on /v1/volumes/actions/actions, which ServeMux refuses.
-const patternVolumeSub = "GET /v1/volumes/{a}/{b}"
+// patternServerSub does the same for servers.
+const (
+	patternVolumeSub = "GET /v1/volumes/{a}/{b}"
+	patternServerSub = "GET /v1/servers/{a}/{b}"
+)
 
 func (s *Sim) apiRoutes() *http.ServeMux {
 	m := http.NewServeMux()
@@ -26,6 +30,9 @@ func (s *Sim) apiRoutes() *http.ServeMux {
 	m.HandleFunc("DELETE /v1/servers/{id}", s.deleteServer)
 	m.HandleFunc("POST /v1/servers/{id}/actions/change_protection", s.changeServerProtection)
 	m.HandleFunc("POST /v1/servers/{id}/actions/{action}", s.serverPowerAction)
+	m.HandleFunc("GET /v1/servers/actions", s.listServersActions)
+	m.HandleFunc(patternServerSub, s.serverSub)
+	m.HandleFunc("GET /v1/servers/{id}/actions/{action_id}", s.getServerAction)
 	m.HandleFunc("GET /v1/server_types", s.listServerTypes)
 	m.HandleFunc("GET /v1/server_types/{id}", s.getServerType)
 	m.HandleFunc("GET /v1/images", s.listImages)
@@ -210,6 +217,47 @@ func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f actionFilte
 	writeList(w, r, "actions", items, meta)
 }
 
+// resourceSub is GET /v1/{typ}s/actions/{id} or GET /v1/{typ}s/{id}/actions.
+func (s *Sim) resourceSub(w http.ResponseWriter, r *http.Request, typ string) {
+	switch {
+	case r.PathValue("a") == "actions":
+		id, err := pathID(r, "b", "action")
+		if err == nil {
+			var a schema.Action
+			if a, err = s.Store().getAction(id, typ, 0); err == nil {
+				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
+				return
+			}
+		}
+		writeError(w, err)
+	case r.PathValue("b") == "actions":
+		id, err := pathID(r, "a", typ)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.writeActions(w, r, actionFilter{Type: typ, ResourceID: id})
+	default:
+		writeError(w, errNoRoute)
+	}
+}
+
+// getResourceAction is GET /v1/{typ}s/{id}/actions/{action_id}.
+func (s *Sim) getResourceAction(w http.ResponseWriter, r *http.Request, typ string) {
+	rid, err := pathID(r, "id", typ)
+	if err == nil {
+		var id int64
+		if id, err = pathID(r, "action_id", "action"); err == nil {
+			var a schema.Action
+			if a, err = s.Store().getAction(id, typ, rid); err == nil {
+				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
+				return
+			}
+		}
+	}
+	writeError(w, err)
+}
+
 func (s *Sim) listActions(w http.ResponseWriter, r *http.Request) {
 	s.writeActions(w, r, actionFilter{})
 }
@@ -218,7 +266,7 @@ func (s *Sim) getAction(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "action")
 	if err == nil {
 		var a schema.Action
-		if a, err = s.Store().getAction(id, 0); err == nil {
+		if a, err = s.Store().getAction(id, "", 0); err == nil {
 			writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
 			return
 		}

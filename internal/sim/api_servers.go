@@ -217,3 +217,14 @@ func (s *Sim) getImage(w http.ResponseWriter, r *http.Request) {
 	}
 	writeError(w, err)
 }
+
+func (s *Sim) listServersActions(w http.ResponseWriter, r *http.Request) {
+	s.writeActions(w, r, actionFilter{Type: "server"})
+}
+
+// serverSub is GET /v1/servers/actions/{id} or GET /v1/servers/{id}/actions.
+func (s *Sim) serverSub(w http.ResponseWriter, r *http.Request) { s.resourceSub(w, r, "server") }
+
+func (s *Sim) getServerAction(w http.ResponseWriter, r *http.Request) {
+	s.getResourceAction(w, r, "server")
+}

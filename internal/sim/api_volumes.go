@@ -95,59 +95,14 @@ func (s *Sim) deleteVolume(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) listVolumesActions(w http.ResponseWriter, r *http.Request) {
-	s.writeActions(w, r, actionFilter{VolumesOnly: true})
+	s.writeActions(w, r, actionFilter{Type: "volume"})
 }
 
 // volumeSub is GET /v1/volumes/actions/{id} or GET /v1/volumes/{id}/actions.
-func (s *Sim) volumeSub(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.PathValue("a") == "actions":
-		id, err := pathID(r, "b", "action")
-		if err == nil {
-			var a schema.Action
-			if a, err = s.Store().getAction(id, 0); err == nil && !slicesHasVolume(a) {
-				err = errNotFound("action", id)
-			}
-			if err == nil {
-				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
-				return
-			}
-		}
-		writeError(w, err)
-	case r.PathValue("b") == "actions":
-		id, err := pathID(r, "a", "volume")
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.writeActions(w, r, actionFilter{VolumeID: id})
-	default:
-		writeError(w, errNoRoute)
-	}
-}
-
-func slicesHasVolume(a schema.Action) bool {
-	for _, r := range a.Resources {
-		if r.Type == "volume" {
-			return true
-		}
-	}
-	return false
-}
+func (s *Sim) volumeSub(w http.ResponseWriter, r *http.Request) { s.resourceSub(w, r, "volume") }
 
 func (s *Sim) getVolumeAction(w http.ResponseWriter, r *http.Request) {
-	volID, err := pathID(r, "id", "volume")
-	if err == nil {
-		var id int64
-		if id, err = pathID(r, "action_id", "action"); err == nil {
-			var a schema.Action
-			if a, err = s.Store().getAction(id, volID); err == nil {
-				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
-				return
-			}
-		}
-	}
-	writeError(w, err)
+	s.getResourceAction(w, r, "volume")
 }
 
 // volumeAction decodes the body of a volume action into req and runs start with the volume id.

@@ -162,11 +162,12 @@ func (s *Sim) route(r *http.Request) string {
 		return r.Method + " (unmatched)"
 	case "/":
 		return r.Method + " (unknown route)"
-	case patternVolumeSub:
-		if strings.HasPrefix(r.URL.Path, "/v1/volumes/actions/") {
-			return "GET /v1/volumes/actions/{id}"
+	case patternVolumeSub, patternServerSub:
+		kind := strings.Split(r.URL.Path, "/")[2] // volumes, servers
+		if strings.HasPrefix(r.URL.Path, "/v1/"+kind+"/actions/") {
+			return "GET /v1/" + kind + "/actions/{id}"
 		}
-		return "GET /v1/volumes/{id}/actions"
+		return "GET /v1/" + kind + "/{id}/actions"
 	}
 	return pattern
 }

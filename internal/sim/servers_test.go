@@ -272,3 +272,35 @@ func TestServerPowerAndProtection(t *testing.T) {
 	r := e.api(t, "POST", "/servers/"+itoa(e.server(t, "redis-01").ID)+"/actions/explode", "")
 	assert.Equal(t, "not_found", errCode(r))
 }
+
+func TestServerActionLists(t *testing.T) {
+	e := start(t, fast("ph3-02"))
+	srv := e.server(t, "haproxy-01")
+	off, _, err := e.client.Server.Poweroff(e.ctx, srv)
+	require.NoError(t, err)
+	e.wait(t, off)
+	detach, _, err := e.client.Volume.Detach(e.ctx, e.volume(t, "vol-haproxy-01"))
+	require.NoError(t, err)
+	e.wait(t, detach)
+
+	ids := func(path string) []int64 {
+		r := e.api(t, "GET", path, "")
+		require.Equal(t, 200, r.status, string(r.raw))
+		var out []int64
+		for _, a := range r.body["actions"].([]any) {
+			out = append(out, int64(a.(map[string]any)["id"].(float64)))
+		}
+		return out
+	}
+	assert.Equal(t, []int64{off.ID, detach.ID}, ids("/servers/"+itoa(srv.ID)+"/actions?sort=id"), "a detach touches the server too")
+	assert.Equal(t, []int64{off.ID, detach.ID}, ids("/servers/actions?sort=id"))
+	assert.Equal(t, []int64{detach.ID}, ids("/volumes/actions?sort=id"))
+	assert.Equal(t, 200, e.api(t, "GET", "/servers/actions/"+itoa(off.ID), "").status)
+	assert.Equal(t, 404, e.api(t, "GET", "/volumes/actions/"+itoa(off.ID), "").status, "no volume in a poweroff")
+	assert.Equal(t, 404, e.api(t, "GET", "/servers/"+itoa(e.server(t, "haproxy-02").ID)+"/actions/"+itoa(off.ID), "").status)
+	assert.Equal(t, 404, e.api(t, "GET", "/servers/424242/actions", "").status)
+	routes := e.sim.Stats().Requests.ByRoute
+	assert.Equal(t, 2, routes["GET /v1/servers/{id}/actions"], "the unknown server counts too")
+	assert.Equal(t, 1, routes["GET /v1/servers/actions/{id}"])
+	assert.Equal(t, 1, routes["GET /v1/volumes/actions/{id}"])
+}
