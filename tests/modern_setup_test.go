@@ -50,14 +50,22 @@ func (m modernToolchain) Collection() string {
 // toolchain's collections only, without the repository's ansible.cfg; home is a directory of
 // the test for ANSIBLE_HOME. e2e.Env.Start lays these over its own settings.
 func (m modernToolchain) Env(home string) []string {
+	return append(m.PathEnv(home),
+		"ANSIBLE_CONFIG=",
+		"ANSIBLE_COLLECTIONS_PATH="+m.PythonPath,
+		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
+	)
+}
+
+// PathEnv puts the toolchain first on PATH and PYTHONPATH and keeps the other settings, the
+// repository's ansible.cfg included; the system's collections (hetzner.hcloud 1.11 among them)
+// are left out of the search.
+func (m modernToolchain) PathEnv(home string) []string {
 	return []string{
 		"PATH=" + m.Bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"PYTHONPATH=" + m.PythonPath,
-		"ANSIBLE_CONFIG=",
 		"ANSIBLE_HOME=" + home,
-		"ANSIBLE_COLLECTIONS_PATH=" + m.PythonPath,
 		"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false",
-		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
 	}
 }
 
