@@ -9,6 +9,13 @@
 # cryptography, packaging and resolvelib:
 #   PATH=DIR/root/usr/bin:$PATH PYTHONPATH=DIR/root/usr/lib/python3/dist-packages
 # DIR/env holds those two lines. A second run with DIR complete does nothing and needs no network.
+#
+# Signatures: bookworm's debian-archive-keyring (2023.3+deb12u2) already carries the trixie keys,
+# and trixie's InRelease is signed by the 12/bookworm and 13/trixie automatic keys and the 13/trixie
+# stable key (gpgv --keyring /usr/share/keyrings/debian-archive-keyring.gpg InRelease: three good
+# signatures), so apt verifies the index, and through its hashes the .debs, with the system's
+# keyring; an unsigned or unverifiable index fails the update below. MODERN_ANSIBLE_MIRROR and
+# MODERN_ANSIBLE_KEYRING override the mirror and the keyring.
 set -euo pipefail
 
 dir=${1:?usage: modern-ansible.sh DIR}
