@@ -141,13 +141,18 @@ func strPtr(s string) *string { return &s }
 // HCLOUD_ENDPOINT points at a closed port.
 func TestModernHcloudInfo(t *testing.T) {
 	m, env, ctx := modernStart(t, "fleet.json")
-	r := modernPlaybook(t, ctx, m, env, "info.yml", []string{"HCLOUD_ENDPOINT=http://127.0.0.1:9/v1"}, "-e", "sim_endpoint="+env.Endpoint)
+	a, ok := env.Initial.Server("modern-a")
+	require.True(t, ok)
+	spareVolume, ok := env.Initial.Volume("modern-spare")
+	require.True(t, ok)
+	r := modernPlaybook(t, ctx, m, env, "info.yml", []string{"HCLOUD_ENDPOINT=http://127.0.0.1:9/v1"},
+		"-e", "sim_endpoint="+env.Endpoint, "-e", fmt.Sprintf("server_id=%d volume_id=%d", a.ID, spareVolume.ID))
 	e2eRequireOK(t, r)
 	wantStatuses(t, r, map[string]string{
 		"Toolchain": "ok", "location_info all": "ok", "location_info by name": "ok", "location_info by id": "ok",
 		"location_info check mode": "ok", "server_info all": "ok", "server_info by name": "ok",
-		"server_info by label_selector": "ok", "server_info of a missing server": "ok", "volume_info all": "ok",
-		"volume_info by name": "ok", "volume_info by label_selector": "ok", "volume_info check mode": "ok",
+		"server_info by id": "ok", "server_info by label_selector": "ok", "server_info of a missing server": "ok", "volume_info all": "ok",
+		"volume_info by name": "ok", "volume_info by id": "ok", "volume_info by label_selector": "ok", "volume_info check mode": "ok",
 	})
 	assert.Empty(t, mutations(t, env), "info modules change nothing")
 	st := env.State()
@@ -204,6 +209,7 @@ func TestModernHcloudInfo(t *testing.T) {
 	}
 	assert.ElementsMatch(t, slices.Collect(maps.Values(servers)), result[srvs](t, r, "server_info all").List)
 	assert.Equal(t, []hcServer{servers["modern-c"]}, result[srvs](t, r, "server_info by name").List)
+	assert.Equal(t, []hcServer{servers["modern-a"]}, result[srvs](t, r, "server_info by id").List)
 	assert.ElementsMatch(t, []hcServer{servers["modern-a"], servers["modern-b"]}, result[srvs](t, r, "server_info by label_selector").List)
 	assert.Empty(t, result[srvs](t, r, "server_info of a missing server").List)
 
@@ -223,6 +229,7 @@ func TestModernHcloudInfo(t *testing.T) {
 	spare := wantVolume(t, st, "modern-spare")
 	assert.True(t, spare.DeleteProtection)
 	assert.Equal(t, []hcVolume{spare}, result[vols](t, r, "volume_info check mode").List)
+	assert.Equal(t, []hcVolume{spare}, result[vols](t, r, "volume_info by id").List)
 }
 
 // TestModernHcloudVolume runs the volume lifecycle with volume and volume_attachment: create by
