@@ -88,6 +88,8 @@ type requirement struct {
 	values []string
 }
 
+// matches follows the API's documentation: k!=v and k notin (...) describe the value of key k,
+// so a volume without k matches neither; only !k selects volumes that lack k (docs/PLAN.md).
 func (r requirement) matches(labels map[string]string) bool {
 	v, has := labels[r.key]
 	switch r.op {
@@ -98,11 +100,11 @@ func (r requirement) matches(labels map[string]string) bool {
 	case opEquals:
 		return has && v == r.values[0]
 	case opNotEquals:
-		return !has || v != r.values[0]
+		return has && v != r.values[0]
 	case opIn:
 		return has && contains(r.values, v)
 	case opNotIn:
-		return !has || !contains(r.values, v)
+		return has && !contains(r.values, v)
 	}
 	return false
 }
@@ -116,7 +118,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var setTermRE = regexp.MustCompile(`^(\S+)\s+(in|notin)\s*\((.*)\)$`)
+// setTermRE is "key in (values)"; (?s) lets the values span lines, as the rest of a term may.
+var setTermRE = regexp.MustCompile(`(?s)^(\S+)\s+(in|notin)\s*\((.*)\)$`)
 
 // parseLabelSelector reads the API's label selector syntax: k=v, k==v, k!=v, k, !k,
 // k in (a,b), k notin (a,b), ANDed with commas. An empty selector has no requirements.

@@ -41,6 +41,7 @@ func (s *Sim) adminRoutes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, s.currentConfig())
 	})
 	m.HandleFunc("POST /_sim/config", s.postConfig)
+	m.HandleFunc("POST /_sim/actions/release", s.releaseActions)
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, errNoRoute) })
 	return m
 }
@@ -69,6 +70,22 @@ func (s *Sim) postFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.Faults())
+}
+
+// releaseActions ends stuck actions: POST /_sim/actions/release with a ReleaseInput (an empty
+// body releases every stuck action with success). It answers the released actions.
+func (s *Sim) releaseActions(w http.ResponseWriter, r *http.Request) {
+	var in ReleaseInput
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	actions, err := s.Store().ReleaseActions(in)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actions": actions})
 }
 
 // ConfigUpdate is the body of POST /_sim/config; absent parts are left as they are.
@@ -136,7 +153,7 @@ func (s *Store) State() State {
 	servers := mapValues(s.servers)
 	sortItems(servers, nil, compareServers, func(sv *server) int64 { return sv.id })
 	for _, sv := range servers {
-		st.Servers = append(st.Servers, sv.toSchema(now))
+		st.Servers = append(st.Servers, sv.toSchema(now, s.locations))
 	}
 	volumes := mapValues(s.volumes)
 	sortItems(volumes, nil, compareVolumes, func(v *volume) int64 { return v.id })

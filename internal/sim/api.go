@@ -15,12 +15,28 @@ import (
 
 // patternVolumeSub serves both GET /v1/volumes/actions/{id} and GET /v1/volumes/{id}/actions:
 // as two patterns they would overlap on /v1/volumes/actions/actions, which ServeMux refuses.
-const patternVolumeSub = "GET /v1/volumes/{a}/{b}"
+// patternServerSub does the same for servers.
+const (
+	patternVolumeSub = "GET /v1/volumes/{a}/{b}"
+	patternServerSub = "GET /v1/servers/{a}/{b}"
+)
 
 func (s *Sim) apiRoutes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/servers", s.listServers)
+	m.HandleFunc("POST /v1/servers", s.createServer)
 	m.HandleFunc("GET /v1/servers/{id}", s.getServer)
+	m.HandleFunc("PUT /v1/servers/{id}", s.updateServer)
+	m.HandleFunc("DELETE /v1/servers/{id}", s.deleteServer)
+	m.HandleFunc("POST /v1/servers/{id}/actions/change_protection", s.changeServerProtection)
+	m.HandleFunc("POST /v1/servers/{id}/actions/{action}", s.serverPowerAction)
+	m.HandleFunc("GET /v1/servers/actions", s.listServersActions)
+	m.HandleFunc(patternServerSub, s.serverSub)
+	m.HandleFunc("GET /v1/servers/{id}/actions/{action_id}", s.getServerAction)
+	m.HandleFunc("GET /v1/server_types", s.listServerTypes)
+	m.HandleFunc("GET /v1/server_types/{id}", s.getServerType)
+	m.HandleFunc("GET /v1/images", s.listImages)
+	m.HandleFunc("GET /v1/images/{id}", s.getImage)
 	m.HandleFunc("GET /v1/locations", s.listLocations)
 	m.HandleFunc("GET /v1/locations/{id}", s.getLocation)
 	m.HandleFunc("GET /v1/datacenters", s.listDatacenters)
@@ -120,37 +136,13 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, key string, items 
 	writeJSON(w, http.StatusOK, map[string]any{key: items, "meta": listMeta{Pagination: meta}})
 }
 
-var serverStatuses = []string{"running", "initializing", "starting", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
-
-func (s *Sim) listServers(w http.ResponseWriter, r *http.Request) {
-	lq, err := parseListQuery(r.URL.Query(), []string{"id", "name", "created"}, serverStatuses)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	items, meta := s.Store().ListServers(ServerFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
-	writeList(w, r, "servers", items, meta)
-}
-
-func (s *Sim) getServer(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", "server")
-	if err == nil {
-		var sv serverJSON
-		if sv, err = s.Store().GetServer(id); err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"server": sv})
-			return
-		}
-	}
-	writeError(w, err)
-}
-
 func (s *Sim) listLocations(w http.ResponseWriter, r *http.Request) {
 	lq, err := parseListQuery(r.URL.Query(), []string{"id", "name"}, nil)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListLocations(lq.name, lq.sort, lq.page)
+	items, meta := s.Store().listLocations(lq.name, lq.sort, lq.page)
 	writeList(w, r, "locations", items, meta)
 }
 
@@ -158,7 +150,7 @@ func (s *Sim) getLocation(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "location")
 	if err == nil {
 		var l schema.Location
-		if l, err = s.Store().GetLocation(id); err == nil {
+		if l, err = s.Store().getLocation(id); err == nil {
 			writeJSON(w, http.StatusOK, schema.LocationGetResponse{Location: l})
 			return
 		}
@@ -172,7 +164,7 @@ func (s *Sim) listDatacenters(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListDatacenters(lq.name, lq.sort, lq.page)
+	items, meta := s.Store().listDatacenters(lq.name, lq.sort, lq.page)
 	// The API also names the recommended datacenter; clients read it only when creating servers.
 	setLinkHeader(w, r, meta)
 	writeJSON(w, http.StatusOK, map[string]any{"datacenters": items, "recommendation": recommendedDatacenter, "meta": listMeta{Pagination: meta}})
@@ -184,7 +176,7 @@ func (s *Sim) getDatacenter(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "datacenter")
 	if err == nil {
 		var d datacenterJSON
-		if d, err = s.Store().GetDatacenter(id); err == nil {
+		if d, err = s.Store().getDatacenter(id); err == nil {
 			writeJSON(w, http.StatusOK, map[string]any{"datacenter": d})
 			return
 		}
@@ -206,7 +198,7 @@ func parseActionIDs(q url.Values) ([]int64, error) {
 	return ids, nil
 }
 
-func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilter) {
+func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f actionFilter) {
 	q := r.URL.Query()
 	lq, err := parseListQuery(q, actionSortFields, actionStatuses)
 	if err == nil {
@@ -217,7 +209,7 @@ func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilte
 		return
 	}
 	f.Statuses = lq.statuses
-	items, meta, err := s.Store().ListActions(f, lq.sort, lq.page)
+	items, meta, err := s.Store().listActions(f, lq.sort, lq.page)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -225,15 +217,56 @@ func (s *Sim) writeActions(w http.ResponseWriter, r *http.Request, f ActionFilte
 	writeList(w, r, "actions", items, meta)
 }
 
+// resourceSub is GET /v1/{typ}s/actions/{id} or GET /v1/{typ}s/{id}/actions.
+func (s *Sim) resourceSub(w http.ResponseWriter, r *http.Request, typ string) {
+	switch {
+	case r.PathValue("a") == "actions":
+		id, err := pathID(r, "b", "action")
+		if err == nil {
+			var a schema.Action
+			if a, err = s.Store().getAction(id, typ, 0); err == nil {
+				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
+				return
+			}
+		}
+		writeError(w, err)
+	case r.PathValue("b") == "actions":
+		id, err := pathID(r, "a", typ)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.writeActions(w, r, actionFilter{Type: typ, ResourceID: id})
+	default:
+		writeError(w, errNoRoute)
+	}
+}
+
+// getResourceAction is GET /v1/{typ}s/{id}/actions/{action_id}.
+func (s *Sim) getResourceAction(w http.ResponseWriter, r *http.Request, typ string) {
+	rid, err := pathID(r, "id", typ)
+	if err == nil {
+		var id int64
+		if id, err = pathID(r, "action_id", "action"); err == nil {
+			var a schema.Action
+			if a, err = s.Store().getAction(id, typ, rid); err == nil {
+				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
+				return
+			}
+		}
+	}
+	writeError(w, err)
+}
+
 func (s *Sim) listActions(w http.ResponseWriter, r *http.Request) {
-	s.writeActions(w, r, ActionFilter{})
+	s.writeActions(w, r, actionFilter{})
 }
 
 func (s *Sim) getAction(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "action")
 	if err == nil {
 		var a schema.Action
-		if a, err = s.Store().GetAction(id, 0); err == nil {
+		if a, err = s.Store().getAction(id, "", 0); err == nil {
 			writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
 			return
 		}

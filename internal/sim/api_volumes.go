@@ -14,7 +14,7 @@ func (s *Sim) listVolumes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	items, meta := s.Store().ListVolumes(VolumeFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
+	items, meta := s.Store().listVolumes(volumeFilter{Name: lq.name, Selector: lq.selector, Statuses: lq.statuses}, lq.sort, lq.page)
 	writeList(w, r, "volumes", items, meta)
 }
 
@@ -22,7 +22,7 @@ func (s *Sim) getVolume(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "volume")
 	if err == nil {
 		var v schema.Volume
-		if v, err = s.Store().GetVolume(id); err == nil {
+		if v, err = s.Store().getVolume(id); err == nil {
 			writeJSON(w, http.StatusOK, schema.VolumeGetResponse{Volume: v})
 			return
 		}
@@ -36,7 +36,7 @@ func (s *Sim) createVolume(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	in := CreateVolumeInput{Name: req.Name, Size: req.Size, Location: req.Location, Format: req.Format}
+	in := createVolumeInput{Name: req.Name, Size: req.Size, Location: req.Location, Format: req.Format}
 	if req.Location != nil && req.Location.ID == 0 && req.Location.Name == "" {
 		in.Location = nil
 	}
@@ -53,7 +53,7 @@ func (s *Sim) createVolume(w http.ResponseWriter, r *http.Request) {
 	if req.Automount != nil {
 		in.Automount = *req.Automount
 	}
-	resp, err := s.Store().CreateVolume(in, fateOf(r.Context()))
+	resp, err := s.Store().createVolume(in, fateOf(r.Context()))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -72,7 +72,7 @@ func (s *Sim) updateVolume(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.Store().UpdateVolume(id, req.Name, req.Labels)
+	v, err := s.Store().updateVolume(id, req.Name, req.Labels)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -84,7 +84,7 @@ func (s *Sim) updateVolume(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) deleteVolume(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id", "volume")
 	if err == nil {
-		err = s.Store().DeleteVolume(id)
+		err = s.Store().deleteVolume(id)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -95,59 +95,14 @@ func (s *Sim) deleteVolume(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) listVolumesActions(w http.ResponseWriter, r *http.Request) {
-	s.writeActions(w, r, ActionFilter{VolumesOnly: true})
+	s.writeActions(w, r, actionFilter{Type: "volume"})
 }
 
 // volumeSub is GET /v1/volumes/actions/{id} or GET /v1/volumes/{id}/actions.
-func (s *Sim) volumeSub(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.PathValue("a") == "actions":
-		id, err := pathID(r, "b", "action")
-		if err == nil {
-			var a schema.Action
-			if a, err = s.Store().GetAction(id, 0); err == nil && !slicesHasVolume(a) {
-				err = errNotFound("action", id)
-			}
-			if err == nil {
-				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
-				return
-			}
-		}
-		writeError(w, err)
-	case r.PathValue("b") == "actions":
-		id, err := pathID(r, "a", "volume")
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.writeActions(w, r, ActionFilter{VolumeID: id})
-	default:
-		writeError(w, errNoRoute)
-	}
-}
-
-func slicesHasVolume(a schema.Action) bool {
-	for _, r := range a.Resources {
-		if r.Type == "volume" {
-			return true
-		}
-	}
-	return false
-}
+func (s *Sim) volumeSub(w http.ResponseWriter, r *http.Request) { s.resourceSub(w, r, "volume") }
 
 func (s *Sim) getVolumeAction(w http.ResponseWriter, r *http.Request) {
-	volID, err := pathID(r, "id", "volume")
-	if err == nil {
-		var id int64
-		if id, err = pathID(r, "action_id", "action"); err == nil {
-			var a schema.Action
-			if a, err = s.Store().GetAction(id, volID); err == nil {
-				writeJSON(w, http.StatusOK, schema.ActionGetResponse{Action: a})
-				return
-			}
-		}
-	}
-	writeError(w, err)
+	s.getResourceAction(w, r, "volume")
 }
 
 // volumeAction decodes the body of a volume action into req and runs start with the volume id.
@@ -173,24 +128,24 @@ func volumeAction[T any](s *Sim, w http.ResponseWriter, r *http.Request, start f
 func (s *Sim) attachVolume(w http.ResponseWriter, r *http.Request) {
 	// automount is accepted and has no effect: the simulator has no operating system to mount in.
 	volumeAction(s, w, r, func(id int64, req schema.VolumeActionAttachVolumeRequest, f fate) (schema.Action, error) {
-		return s.Store().AttachVolume(id, req.Server, f)
+		return s.Store().attachVolume(id, req.Server, f)
 	})
 }
 
 func (s *Sim) detachVolume(w http.ResponseWriter, r *http.Request) {
 	volumeAction(s, w, r, func(id int64, _ struct{}, f fate) (schema.Action, error) {
-		return s.Store().DetachVolume(id, f)
+		return s.Store().detachVolume(id, f)
 	})
 }
 
 func (s *Sim) resizeVolume(w http.ResponseWriter, r *http.Request) {
 	volumeAction(s, w, r, func(id int64, req schema.VolumeActionResizeVolumeRequest, f fate) (schema.Action, error) {
-		return s.Store().ResizeVolume(id, req.Size, f)
+		return s.Store().resizeVolume(id, req.Size, f)
 	})
 }
 
 func (s *Sim) changeVolumeProtection(w http.ResponseWriter, r *http.Request) {
 	volumeAction(s, w, r, func(id int64, req schema.VolumeActionChangeProtectionRequest, f fate) (schema.Action, error) {
-		return s.Store().ChangeVolumeProtection(id, req.Delete, f)
+		return s.Store().changeVolumeProtection(id, req.Delete, f)
 	})
 }

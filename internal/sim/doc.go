@@ -1,6 +1,7 @@
 // Package sim is hcloud-sim: a stateful, in-memory stand-in for the parts of the Hetzner Cloud
 // API that volume management touches (servers, locations, datacenters, volumes and their
-// actions), close enough that hcloud-go, the hcloud CLI and python3-hcloud cannot tell it from
+// actions) and that a test playbook uses around it (server types, images, creating, powering
+// and deleting servers), close enough that hcloud-go, the hcloud CLI and python3-hcloud cannot tell it from
 // the real service: the same JSON shapes, error codes, pagination, rate limit and the time that
 // actions take.
 //

@@ -18,6 +18,7 @@ import (
 const (
 	EffectError       = "error"
 	EffectDrop        = "drop"
+	EffectDropAfter   = "drop_after"
 	EffectDelay       = "delay"
 	EffectActionError = "action_error"
 	EffectActionStuck = "action_stuck"
@@ -105,9 +106,9 @@ func (r *FaultRule) normalize() error {
 		if r.Delay <= 0 {
 			return fmt.Errorf("fault: effect=delay needs delay=DURATION")
 		}
-	case EffectDrop, EffectActionError, EffectActionStuck:
+	case EffectDrop, EffectDropAfter, EffectActionError, EffectActionStuck:
 	default:
-		return fmt.Errorf("fault: unknown effect %q (want error, drop, delay, action_error or action_stuck)", r.Effect)
+		return fmt.Errorf("fault: unknown effect %q (want error, drop, drop_after, delay, action_error or action_stuck)", r.Effect)
 	}
 	if r.Nth < 0 || r.Count < 0 || r.Fraction < 0 || r.Fraction > 1 {
 		return fmt.Errorf("fault: nth and count must not be negative, fraction must be in 0..1")

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -58,10 +59,26 @@ func newGeography() ([]*location, []*datacenter) {
 }
 
 func (d *datacenter) toSchema() datacenterJSON {
+	ids := []int64{}
+	for _, st := range serverTypeCatalog {
+		if st.availableIn(d.loc.Name) {
+			ids = append(ids, st.id)
+		}
+	}
 	return datacenterJSON{
 		ID: d.id, Name: d.name, Description: d.description, Location: d.loc.Location,
-		ServerTypes: dcServerTypes{Supported: []int64{}, AvailableForMigration: []int64{}, Available: []int64{}},
+		ServerTypes: dcServerTypes{Supported: ids, AvailableForMigration: slices.Clone(ids), Available: slices.Clone(ids)},
 	}
+}
+
+// datacenterByRef finds a datacenter by id or name, as POST /servers accepts either.
+func (s *Store) datacenterByRef(ref schema.IDOrName) *datacenter {
+	for _, d := range s.datacenters {
+		if (ref.ID != 0 && d.id == ref.ID) || (ref.Name != "" && d.name == ref.Name) {
+			return d
+		}
+	}
+	return nil
 }
 
 // locationByRef finds a location by id or name, as POST /volumes accepts either.
@@ -84,9 +101,9 @@ func (s *Store) datacenterIn(l *location) *datacenter {
 	return nil
 }
 
-// ListLocations returns the page of locations that match name (empty: all), in the order of
+// listLocations returns the page of locations that match name (empty: all), in the order of
 // sort. It never fails on an empty result.
-func (s *Store) ListLocations(name string, sort []sortKey, p pageReq) ([]schema.Location, pagination) {
+func (s *Store) listLocations(name string, sort []sortKey, p pageReq) ([]schema.Location, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var items []*location
@@ -110,8 +127,8 @@ func (s *Store) ListLocations(name string, sort []sortKey, p pageReq) ([]schema.
 	return out, meta
 }
 
-// GetLocation MUST return not_found for an unknown id.
-func (s *Store) GetLocation(id int64) (schema.Location, error) {
+// getLocation returns not_found for an unknown id.
+func (s *Store) getLocation(id int64) (schema.Location, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.locations {
@@ -122,8 +139,8 @@ func (s *Store) GetLocation(id int64) (schema.Location, error) {
 	return schema.Location{}, errNotFound("location", id)
 }
 
-// ListDatacenters is ListLocations for datacenters.
-func (s *Store) ListDatacenters(name string, sort []sortKey, p pageReq) ([]datacenterJSON, pagination) {
+// listDatacenters is ListLocations for datacenters.
+func (s *Store) listDatacenters(name string, sort []sortKey, p pageReq) ([]datacenterJSON, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var items []*datacenter
@@ -147,8 +164,8 @@ func (s *Store) ListDatacenters(name string, sort []sortKey, p pageReq) ([]datac
 	return out, meta
 }
 
-// GetDatacenter MUST return not_found for an unknown id.
-func (s *Store) GetDatacenter(id int64) (datacenterJSON, error) {
+// getDatacenter returns not_found for an unknown id.
+func (s *Store) getDatacenter(id int64) (datacenterJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.datacenters {

@@ -66,11 +66,16 @@ func (s *Sim) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == "" {
 		status = strconv.Itoa(rec.status)
 	}
+	// Counted before the connection closes, so that a client that sees it close finds the
+	// request in the counters.
 	s.stats.record(r.Method, s.route(r), status)
+	if dropped {
+		drop(rec)
+	}
 }
 
-// serveAPI runs auth, the rate limit and the faults before the router. It reports whether the
-// connection was dropped by a fault.
+// serveAPI runs auth, the rate limit and the faults before the router. It reports whether a
+// fault drops the answer: then nothing has been written, and the caller closes the connection.
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) (dropped bool) {
 	if !s.authorized(r) {
 		s.limiter.peek().setHeaders(w)
@@ -83,6 +88,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) (dropped bool) {
 		writeError(w, errRateLimited)
 		return false
 	}
+	dropAfter := false
 	for _, f := range s.faults.match(r.Method, r.URL.Path) {
 		switch f.Effect {
 		case EffectDelay:
@@ -91,23 +97,51 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) (dropped bool) {
 			r = r.WithContext(withFate(r.Context(), fateError))
 		case EffectActionStuck:
 			r = r.WithContext(withFate(r.Context(), fateStuck))
+		case EffectDropAfter:
+			dropAfter = true
 		case EffectDrop:
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				// No connection to drop (HTTP/2, or a handler called directly): abort the
-				// response, which the server turns into a reset stream or closed connection.
-				panic(http.ErrAbortHandler)
-			}
-			_ = conn.Close()
 			return true
 		case EffectError:
+			if dropAfter {
+				return true // the error is the answer that is lost: nothing was applied
+			}
+			if f.Status == http.StatusTooManyRequests {
+				// A real 429 always says the bucket is empty (RateLimit-Remaining: 0).
+				s.limiter.exhausted().setHeaders(w)
+			}
 			writeError(w, &Error{Status: f.Status, Code: f.Code, Message: f.Message})
 			return false
 		}
 	}
+	if dropAfter {
+		// The store applies the request; its answer goes nowhere and the client sees the
+		// connection close, as when a network fails after the API acted.
+		s.api.ServeHTTP(newDiscard(), r)
+		return true
+	}
 	s.api.ServeHTTP(w, r)
 	return false
 }
+
+// drop closes the client's connection without an answer.
+func drop(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// No connection to drop (HTTP/2, or a handler called directly): abort the response,
+		// which the server turns into a reset stream or closed connection.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// discard is a ResponseWriter that forgets the answer of a request a fault drops after it
+// was applied.
+type discard struct{ h http.Header }
+
+func newDiscard() *discard                     { return &discard{h: http.Header{}} }
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
 
 // authorized wants a bearer token, and the configured one when there is one.
 func (s *Sim) authorized(r *http.Request) bool {
@@ -128,11 +162,12 @@ func (s *Sim) route(r *http.Request) string {
 		return r.Method + " (unmatched)"
 	case "/":
 		return r.Method + " (unknown route)"
-	case patternVolumeSub:
-		if strings.HasPrefix(r.URL.Path, "/v1/volumes/actions/") {
-			return "GET /v1/volumes/actions/{id}"
+	case patternVolumeSub, patternServerSub:
+		kind := strings.Split(r.URL.Path, "/")[2] // volumes, servers
+		if strings.HasPrefix(r.URL.Path, "/v1/"+kind+"/actions/") {
+			return "GET /v1/" + kind + "/actions/{id}"
 		}
-		return "GET /v1/volumes/{id}/actions"
+		return "GET /v1/" + kind + "/{id}/actions"
 	}
 	return pattern
 }

@@ -123,6 +123,19 @@ func (l *limiter) peek() RateLimitState {
 	return l.state(now)
 }
 
+// exhausted is the bucket as an injected 429 shows it: empty, full again after a whole
+// period, whatever the limiter holds (so the headers agree with the refusal even when the
+// limiter is off).
+func (l *limiter) exhausted() RateLimitState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	return RateLimitState{
+		Enabled: true, Limit: l.cfg.Limit, Period: l.cfg.Period.String(),
+		Remaining: 0, Reset: int64(math.Ceil(float64(now.Add(l.cfg.Period).UnixNano()) / 1e9)),
+	}
+}
+
 // setHeaders writes the API's RateLimit-* headers; a disabled limiter writes none.
 func (st RateLimitState) setHeaders(w http.ResponseWriter) {
 	if !st.Enabled {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
 // Scenario is a fleet to start from: the JSON format of --scenario-file (docs/SIMULATOR.md).
@@ -18,12 +21,14 @@ type Scenario struct {
 	Volumes []ScenarioVolume `json:"volumes"`
 }
 
-// ScenarioServer is one server. Location defaults to fsn1, ServerType to cx22, Status to
-// running; Labels default to role=<name without its trailing -NN> and env=prod.
+// ScenarioServer is one server. Location defaults to fsn1, ServerType to cx22, Image to
+// debian-12 (of the type's architecture), Status to running; Labels default to
+// role=<name without its trailing -NN> and env=prod.
 type ScenarioServer struct {
 	Name       string            `json:"name"`
 	Location   string            `json:"location,omitempty"`
 	ServerType string            `json:"server_type,omitempty"`
+	Image      string            `json:"image,omitempty"`
 	Status     string            `json:"status,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 }
@@ -177,109 +182,140 @@ func typeForRole(role string) string {
 	return "cx22"
 }
 
-// load fills an empty store with sc. Everything random (creation times, addresses) comes from
-// seed. The caller holds s.mu or owns s alone.
+// loader is what loading a scenario draws on: everything random (creation times, addresses)
+// comes from one seeded source, in file order.
+type loader struct {
+	s     *Store
+	r     *rand.Rand
+	epoch time.Time
+}
+
+func (l *loader) created() time.Time {
+	return l.epoch.Add(time.Duration(l.r.Int64N(int64(540 * 24 * time.Hour)))).Truncate(time.Second)
+}
+
+func (l *loader) location(name, def string) (*location, error) {
+	if name == "" {
+		name = def
+	}
+	for _, loc := range l.s.locations {
+		if loc.Name == name {
+			return loc, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown location %q", name)
+}
+
+// load fills an empty store with sc, deterministically for seed. The caller holds s.mu or owns
+// s alone.
 func (s *Store) load(sc *Scenario, seed int64) error {
-	r := rand.New(rand.NewPCG(uint64(seed), 0x4c4f4144))
-	epoch := time.Date(2023, 3, 1, 8, 0, 0, 0, time.UTC)
-	created := func() time.Time {
-		return epoch.Add(time.Duration(r.Int64N(int64(540 * 24 * time.Hour)))).Truncate(time.Second)
-	}
-	locByName := func(name, def string) (*location, error) {
-		if name == "" {
-			name = def
-		}
-		for _, l := range s.locations {
-			if l.Name == name {
-				return l, nil
-			}
-		}
-		return nil, fmt.Errorf("unknown location %q", name)
-	}
+	l := &loader{s: s, r: rand.New(rand.NewPCG(uint64(seed), 0x4c4f4144)), epoch: time.Date(2023, 3, 1, 8, 0, 0, 0, time.UTC)}
 	for _, in := range sc.Servers {
-		if in.Name == "" {
-			return fmt.Errorf("scenario: a server has no name")
+		if err := s.loadServer(in, l); err != nil {
+			return err
 		}
-		if _, dup := s.serverNames[in.Name]; dup {
-			return fmt.Errorf("scenario: server %q appears twice", in.Name)
-		}
-		loc, err := locByName(in.Location, "fsn1")
-		if err != nil {
-			return fmt.Errorf("scenario: server %q: %w", in.Name, err)
-		}
-		typeName := in.ServerType
-		if typeName == "" {
-			typeName = "cx22"
-		}
-		st, ok := serverTypes[typeName]
-		if !ok {
-			return fmt.Errorf("scenario: server %q: unknown server_type %q", in.Name, typeName)
-		}
-		labels := in.Labels
-		if labels == nil {
-			labels = map[string]string{"role": roleOf(in.Name), "env": "prod"}
-		}
-		if err := validateLabels(labels); err != nil {
-			return fmt.Errorf("scenario: server %q: %w", in.Name, err)
-		}
-		status := in.Status
-		if status == "" {
-			status = "running"
-		}
-		sv := &server{
-			id: s.ids.NextID(kindServer), name: in.Name, status: status, created: created(),
-			loc: loc, dc: s.datacenterIn(loc), labels: cloneLabels(labels), serverType: st,
-			ipv4ID: s.ids.NextID(kindIP), ipv6ID: s.ids.NextID(kindIP),
-			ipv4: fmt.Sprintf("%s.%d.%d", ipv4Prefix[loc.Name], r.IntN(256), 1+r.IntN(254)),
-			ipv6: fmt.Sprintf("2a01:4f8:%x:%x::/64", 0xc000+r.IntN(0x1000), r.IntN(0x10000)),
-		}
-		s.servers[sv.id] = sv
-		s.serverNames[sv.name] = sv
 	}
 	for _, in := range sc.Volumes {
-		if err := validateVolumeName(in.Name); err != nil {
-			return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
+		if err := s.loadVolume(in, l); err != nil {
+			return err
 		}
-		if _, dup := s.volumeNames[in.Name]; dup {
-			return fmt.Errorf("scenario: volume %q appears twice", in.Name)
+	}
+	return nil
+}
+
+func (s *Store) loadServer(in ScenarioServer, l *loader) error {
+	if in.Name == "" {
+		return fmt.Errorf("scenario: a server has no name")
+	}
+	if _, dup := s.serverNames[in.Name]; dup {
+		return fmt.Errorf("scenario: server %q appears twice", in.Name)
+	}
+	loc, err := l.location(in.Location, "fsn1")
+	if err != nil {
+		return fmt.Errorf("scenario: server %q: %w", in.Name, err)
+	}
+	typeName := in.ServerType
+	if typeName == "" {
+		typeName = "cx22"
+	}
+	st := serverTypeByRef(schema.IDOrName{Name: typeName})
+	if st == nil {
+		return fmt.Errorf("scenario: server %q: unknown server_type %q", in.Name, typeName)
+	}
+	if !st.availableIn(loc.Name) {
+		return fmt.Errorf("scenario: server %q: server_type %s is not sold in %s (only in %s)", in.Name, st.name, loc.Name, strings.Join(st.locations, ", "))
+	}
+	imageName := cmp.Or(in.Image, "debian-12")
+	img := imageByRef(schema.IDOrName{Name: imageName}, st.architecture)
+	if img == nil {
+		return fmt.Errorf("scenario: server %q: no image %q for %s (server_type %s)", in.Name, imageName, st.architecture, st.name)
+	}
+	labels := in.Labels
+	if labels == nil {
+		labels = map[string]string{"role": roleOf(in.Name), "env": "prod"}
+	}
+	if err := validateLabels(labels); err != nil {
+		return fmt.Errorf("scenario: server %q: %w", in.Name, err)
+	}
+	status := in.Status
+	if status == "" {
+		status = "running"
+	}
+	sv := &server{
+		id: s.ids.NextID(kindServer), name: in.Name, status: status, created: l.created(),
+		loc: loc, dc: s.datacenterIn(loc), labels: cloneLabels(labels), serverType: st, image: img,
+		ipv4ID: s.ids.NextID(kindIP), ipv6ID: s.ids.NextID(kindIP),
+		ipv4: fmt.Sprintf("%s.%d.%d", ipv4Prefix[loc.Name], l.r.IntN(256), 1+l.r.IntN(254)),
+		ipv6: fmt.Sprintf("2a01:4f8:%x:%x::/64", 0xc000+l.r.IntN(0x1000), l.r.IntN(0x10000)),
+	}
+	s.servers[sv.id] = sv
+	s.serverNames[sv.name] = sv
+	return nil
+}
+
+func (s *Store) loadVolume(in ScenarioVolume, l *loader) error {
+	if err := validateVolumeName(in.Name); err != nil {
+		return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
+	}
+	if _, dup := s.volumeNames[in.Name]; dup {
+		return fmt.Errorf("scenario: volume %q appears twice", in.Name)
+	}
+	if in.Size < MinVolumeSize || in.Size > MaxVolumeSize {
+		return fmt.Errorf("scenario: volume %q: size %d not in %d..%d", in.Name, in.Size, MinVolumeSize, MaxVolumeSize)
+	}
+	if in.Format != nil && *in.Format != "xfs" && *in.Format != "ext4" {
+		return fmt.Errorf("scenario: volume %q: format must be xfs or ext4", in.Name)
+	}
+	var sv *server
+	def := "fsn1"
+	if in.Server != "" {
+		var ok bool
+		if sv, ok = s.serverNames[in.Server]; !ok {
+			return fmt.Errorf("scenario: volume %q: unknown server %q", in.Name, in.Server)
 		}
-		if in.Size < MinVolumeSize || in.Size > MaxVolumeSize {
-			return fmt.Errorf("scenario: volume %q: size %d not in %d..%d", in.Name, in.Size, MinVolumeSize, MaxVolumeSize)
-		}
-		if in.Format != nil && *in.Format != "xfs" && *in.Format != "ext4" {
-			return fmt.Errorf("scenario: volume %q: format must be xfs or ext4", in.Name)
-		}
-		var sv *server
-		def := "fsn1"
-		if in.Server != "" {
-			var ok bool
-			if sv, ok = s.serverNames[in.Server]; !ok {
-				return fmt.Errorf("scenario: volume %q: unknown server %q", in.Name, in.Server)
-			}
-			def = sv.loc.Name
-		}
-		loc, err := locByName(in.Location, def)
-		if err != nil {
-			return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
-		}
-		if sv != nil && sv.loc != loc {
-			return fmt.Errorf("scenario: volume %q in %s cannot be attached to %q in %s", in.Name, loc.Name, sv.name, sv.loc.Name)
-		}
-		if sv != nil && len(sv.volumes) >= MaxVolumesPerServer {
-			return fmt.Errorf("scenario: volume %q: server %q already has the maximum of %d volumes", in.Name, sv.name, MaxVolumesPerServer)
-		}
-		if err := validateLabels(in.Labels); err != nil {
-			return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
-		}
-		v := &volume{
-			id: s.ids.NextID(kindVolume), name: in.Name, size: in.Size, loc: loc, server: sv, status: "available",
-			format: in.Format, protect: in.Protected, labels: cloneLabels(in.Labels), created: created(),
-		}
-		s.volumes[v.id] = v
-		s.volumeNames[v.name] = v
-		if sv != nil {
-			sv.volumes = append(sv.volumes, v)
-		}
+		def = sv.loc.Name
+	}
+	loc, err := l.location(in.Location, def)
+	if err != nil {
+		return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
+	}
+	if sv != nil && sv.loc != loc {
+		return fmt.Errorf("scenario: volume %q in %s cannot be attached to %q in %s", in.Name, loc.Name, sv.name, sv.loc.Name)
+	}
+	if sv != nil && len(sv.volumes) >= MaxVolumesPerServer {
+		return fmt.Errorf("scenario: volume %q: server %q already has the maximum of %d volumes", in.Name, sv.name, MaxVolumesPerServer)
+	}
+	if err := validateLabels(in.Labels); err != nil {
+		return fmt.Errorf("scenario: volume %q: %w", in.Name, err)
+	}
+	v := &volume{
+		id: s.ids.NextID(kindVolume), name: in.Name, size: in.Size, loc: loc, server: sv, status: "available",
+		format: in.Format, protect: in.Protected, labels: cloneLabels(in.Labels), created: l.created(),
+	}
+	s.volumes[v.id] = v
+	s.volumeNames[v.name] = v
+	if sv != nil {
+		sv.volumes = append(sv.volumes, v)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -98,6 +99,9 @@ func TestScenarioFile(t *testing.T) {
 		"unknown server":   `{"volumes":[{"name":"v","size":10,"server":"nope"}]}`,
 		"location differs": `{"servers":[{"name":"a","location":"fsn1"}],"volumes":[{"name":"v","size":10,"server":"a","location":"hel1"}]}`,
 		"size too small":   `{"volumes":[{"name":"v","size":5}]}`,
+		"unknown type":     `{"servers":[{"name":"a","server_type":"cx11"}]}`,
+		"type not sold":    `{"servers":[{"name":"a","server_type":"cax11","location":"ash"}]}`,
+		"unknown image":    `{"servers":[{"name":"a","image":"windows-11"}]}`,
 	} {
 		p := filepath.Join(dir, "bad.json")
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
@@ -109,6 +113,32 @@ func TestScenarioFile(t *testing.T) {
 	}
 	_, err = sim.New(sim.Config{Scenario: "ph9"})
 	assert.Error(t, err)
+}
+
+func TestScenarioServerTypesAndImages(t *testing.T) {
+	sc := &sim.Scenario{Servers: []sim.ScenarioServer{
+		{Name: "arm-01", ServerType: "cax11", Location: "hel1"},
+		{Name: "arm-02", ServerType: "cax21", Image: "ubuntu-24.04"},
+		{Name: "amd-01", ServerType: "cpx11", Location: "sin", Image: "rocky-9"},
+		{Name: "plain-01"},
+	}}
+	e := start(t, sim.Config{ScenarioData: sc})
+	tests := []struct {
+		server, typ, arch, image, location string
+	}{
+		{"arm-01", "cax11", "arm", "debian-12", "hel1"},
+		{"arm-02", "cax21", "arm", "ubuntu-24.04", "fsn1"},
+		{"amd-01", "cpx11", "x86", "rocky-9", "sin"},
+		{"plain-01", "cx22", "x86", "debian-12", "fsn1"},
+	}
+	for _, tt := range tests {
+		srv := e.server(t, tt.server)
+		assert.Equal(t, tt.typ, srv.ServerType.Name, tt.server)
+		assert.Equal(t, hcloud.Architecture(tt.arch), srv.ServerType.Architecture, tt.server)
+		assert.Equal(t, tt.image, srv.Image.Name, tt.server)
+		assert.Equal(t, hcloud.Architecture(tt.arch), srv.Image.Architecture, tt.server)
+		assert.Equal(t, tt.location, srv.Location.Name, tt.server)
+	}
 }
 
 func TestAdminAPI(t *testing.T) {

@@ -16,13 +16,16 @@ type server struct {
 	loc        *location
 	dc         *datacenter
 	labels     map[string]string
-	serverType serverType
+	serverType *serverType
+	image      *image
 	ipv4       string
 	ipv4ID     int64
 	ipv6       string // the /64 network, in CIDR form as python3-hcloud needs
 	ipv6ID     int64
-	volumes    []*volume // attached, in the order they were attached
-	busy       []*action // running attach and detach actions on this server
+	// protect is delete and rebuild protection: the API keeps the two equal.
+	protect bool
+	volumes []*volume // attached, in the order they were attached
+	busy    []*action // running attach and detach actions on this server
 }
 
 // locked reports whether an attach or detach on the server is under way: the API refuses
@@ -56,22 +59,6 @@ func (sv *server) unbusy(a *action) {
 	sv.busy = slices.DeleteFunc(sv.busy, func(x *action) bool { return x == a })
 }
 
-type serverType struct {
-	id     int64
-	name   string
-	cores  int
-	memory float32
-	disk   int
-}
-
-var serverTypes = map[string]serverType{
-	"cx22":  {id: 104, name: "cx22", cores: 2, memory: 4, disk: 40},
-	"cx32":  {id: 105, name: "cx32", cores: 4, memory: 8, disk: 80},
-	"cx42":  {id: 106, name: "cx42", cores: 8, memory: 16, disk: 160},
-	"cpx31": {id: 24, name: "cpx31", cores: 4, memory: 8, disk: 160},
-	"ccx23": {id: 97, name: "ccx23", cores: 4, memory: 16, disk: 160},
-}
-
 // serverJSON is the API's server with every field the spec marks required. It is not
 // schema.Server because that one lacks datacenter, which the CLI and python3-hcloud read.
 type serverJSON struct {
@@ -79,7 +66,7 @@ type serverJSON struct {
 	Name            string                    `json:"name"`
 	Status          string                    `json:"status"`
 	Created         time.Time                 `json:"created"`
-	PublicNet       schema.ServerPublicNet    `json:"public_net"`
+	PublicNet       publicNetJSON             `json:"public_net"`
 	PrivateNet      []schema.ServerPrivateNet `json:"private_net"`
 	ServerType      schema.ServerType         `json:"server_type"`
 	Datacenter      datacenterJSON            `json:"datacenter"`
@@ -100,63 +87,56 @@ type serverJSON struct {
 	PlacementGroup  *schema.PlacementGroup    `json:"placement_group"`
 }
 
-func (sv *server) toSchema(now time.Time) serverJSON {
-	imgName, osVersion := "debian-12", "12"
-	created := time.Date(2023, 6, 13, 7, 0, 0, 0, time.UTC)
+// toSchema is the server as the API shows it; locs are the store's locations, for the ids in
+// its server type.
+// publicNetJSON is the server's public_net. Not schema.ServerPublicNet, whose ipv4 and ipv6
+// cannot be null, as they are for a server created without them.
+type publicNetJSON struct {
+	IPv4        *schema.ServerPublicNetIPv4 `json:"ipv4"`
+	IPv6        *schema.ServerPublicNetIPv6 `json:"ipv6"`
+	FloatingIPs []int64                     `json:"floating_ips"`
+	Firewalls   []schema.ServerFirewall     `json:"firewalls"`
+}
+
+func (sv *server) toSchema(now time.Time, locs []*location) serverJSON {
 	var zero uint64
 	volumes := make([]int64, len(sv.volumes))
 	for i, v := range sv.volumes {
 		volumes[i] = v.id
 	}
-	st := sv.serverType
-	return serverJSON{
+	out := serverJSON{
 		ID: sv.id, Name: sv.name, Status: sv.status, Created: apiTime(sv.created),
-		PublicNet: schema.ServerPublicNet{
-			IPv4:        schema.ServerPublicNetIPv4{ID: sv.ipv4ID, IP: sv.ipv4, DNSPtr: "static." + sv.ipv4 + ".clients.your-server.de"},
-			IPv6:        schema.ServerPublicNetIPv6{ID: sv.ipv6ID, IP: sv.ipv6, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}},
+		PublicNet: publicNetJSON{
 			FloatingIPs: []int64{},
 			Firewalls:   []schema.ServerFirewall{},
 		},
-		PrivateNet: []schema.ServerPrivateNet{},
-		ServerType: schema.ServerType{
-			ID: st.id, Name: st.name, Description: upper(st.name), Cores: st.cores, Memory: st.memory, Disk: st.disk,
-			StorageType: "local", CPUType: cpuType(st.name), Architecture: "x86", Category: "shared",
-			Prices:    []schema.PricingServerTypePrice{},
-			Locations: []schema.ServerTypeLocation{{ID: sv.loc.ID, Name: sv.loc.Name}},
-		},
-		Datacenter: sv.dc.toSchema(),
-		Location:   sv.loc.Location,
-		Image: &schema.Image{
-			ID: 114690387, Status: "available", Type: "system", Name: &imgName, Description: "Debian 12",
-			DiskSize: 5, Created: &created, OSFlavor: "debian", OSVersion: &osVersion, Architecture: "x86",
-			RapidDeploy: true, Labels: map[string]string{},
-		},
+		PrivateNet:      []schema.ServerPrivateNet{},
+		ServerType:      sv.serverType.toSchema(locs),
+		Datacenter:      sv.dc.toSchema(),
+		Location:        sv.loc.Location,
 		Locked:          sv.locked(now),
 		OutgoingTraffic: &zero,
 		IngoingTraffic:  &zero,
-		IncludedTraffic: 21990232555520,
+		IncludedTraffic: sv.serverType.price(sv.loc.Name).IncludedTraffic,
 		Labels:          cloneLabels(sv.labels),
 		Volumes:         volumes,
 		LoadBalancers:   []int64{},
-		PrimaryDiskSize: st.disk,
+		PrimaryDiskSize: sv.serverType.disk,
+		Protection:      schema.ServerProtection{Delete: sv.protect, Rebuild: sv.protect},
 	}
-}
-
-func cpuType(name string) string {
-	if name[:3] == "ccx" {
-		return "dedicated"
+	// python3-hcloud reads public_net.ipv4/ipv6 as null or as objects with an id, and the ipv6
+	// network in CIDR form.
+	if sv.ipv4 != "" {
+		out.PublicNet.IPv4 = &schema.ServerPublicNetIPv4{ID: sv.ipv4ID, IP: sv.ipv4, DNSPtr: "static." + sv.ipv4 + ".clients.your-server.de"}
 	}
-	return "shared"
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
+	if sv.ipv6 != "" {
+		out.PublicNet.IPv6 = &schema.ServerPublicNetIPv6{ID: sv.ipv6ID, IP: sv.ipv6, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}}
 	}
-	return string(b)
+	if sv.image != nil {
+		im := sv.image.toSchema()
+		out.Image = &im
+	}
+	return out
 }
 
 func cloneLabels(m map[string]string) map[string]string {
@@ -167,8 +147,8 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// ServerFilter selects servers for GET /servers; zero fields select all.
-type ServerFilter struct {
+// serverFilter selects servers for GET /servers; zero fields select all.
+type serverFilter struct {
 	Name     string
 	Selector selector
 	Statuses []string
@@ -184,8 +164,8 @@ func compareServers(a, b *server, field string) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// ListServers returns one page of the servers that pass f.
-func (s *Store) ListServers(f ServerFilter, sort []sortKey, p pageReq) ([]serverJSON, pagination) {
+// listServers returns one page of the servers that pass f.
+func (s *Store) listServers(f serverFilter, sort []sortKey, p pageReq) ([]serverJSON, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -207,13 +187,13 @@ func (s *Store) ListServers(f ServerFilter, sort []sortKey, p pageReq) ([]server
 	page, meta := paginate(items, p)
 	out := make([]serverJSON, len(page))
 	for i, sv := range page {
-		out[i] = sv.toSchema(now)
+		out[i] = sv.toSchema(now, s.locations)
 	}
 	return out, meta
 }
 
-// GetServer MUST return not_found for an unknown id.
-func (s *Store) GetServer(id int64) (serverJSON, error) {
+// getServer returns not_found for an unknown id.
+func (s *Store) getServer(id int64) (serverJSON, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -221,5 +201,66 @@ func (s *Store) GetServer(id int64) (serverJSON, error) {
 	if !ok {
 		return serverJSON{}, errNotFound("server", id)
 	}
-	return sv.toSchema(now), nil
+	return sv.toSchema(now, s.locations), nil
+}
+
+// deleteServer removes a server at once ("This immediately removes the Server from your
+// account", the API's documentation says) and starts its delete_server action. The volumes
+// attached to it are detached at once and stay locked until the action ends (an assumption:
+// see docs/SIMULATOR.md). If the action fails (a fault), the server comes back with the
+// volumes that are still free. It refuses with not_found, and with locked while an action of
+// the server (create, an attach or detach) or of one of its volumes runs.
+func (s *Store) deleteServer(id int64, f fate) (schema.Action, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.settle()
+	sv, ok := s.servers[id]
+	if !ok {
+		return schema.Action{}, errNotFound("server", id)
+	}
+	if sv.locked(now) {
+		return schema.Action{}, errLocked("server", sv.id)
+	}
+	if sv.protect {
+		return schema.Action{}, errProtected("server", sv.id)
+	}
+	for _, v := range sv.volumes {
+		if v.running > 0 {
+			return schema.Action{}, errLocked("volume", v.id)
+		}
+	}
+	delete(s.servers, sv.id)
+	delete(s.serverNames, sv.name)
+	detached := sv.volumes
+	sv.volumes = nil
+	for _, v := range detached {
+		v.server = nil
+		v.running++
+	}
+	return s.startAction(&action{
+		command:   CmdDeleteServer,
+		resources: []schema.ActionResourceReference{{ID: sv.id, Type: "server"}},
+		rollback:  func() { s.restoreServer(sv, detached) },
+		release: func() {
+			for _, v := range detached {
+				v.running--
+			}
+		},
+	}, now, f).toSchema(now), nil
+}
+
+// restoreServer undoes a failed delete: the server returns unless its name was taken
+// meanwhile, with those of its volumes that are still free. The caller holds s.mu.
+func (s *Store) restoreServer(sv *server, volumes []*volume) {
+	if _, taken := s.serverNames[sv.name]; taken {
+		return
+	}
+	s.servers[sv.id] = sv
+	s.serverNames[sv.name] = sv
+	for _, v := range volumes {
+		if s.volumes[v.id] == v && v.server == nil && v.loc == sv.loc {
+			v.server = sv
+			sv.volumes = append(sv.volumes, v)
+		}
+	}
 }

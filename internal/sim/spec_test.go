@@ -408,3 +408,62 @@ func TestSpecShapesCatchDepartures(t *testing.T) {
 		"v.volume.protection.delete: want boolean, got string",
 	}, conform("v", v, specVolumeResponse))
 }
+
+var (
+	specServerTypeResp = shape{"server_type": obj(specServerType)}
+	specServerTypeList = shape{"server_types": arrOf(specServerType), "meta": obj(specMeta)}
+	specImageResp      = shape{"image": obj(specImage)}
+	specImageList      = shape{"images": arrOf(specImage), "meta": obj(specMeta)}
+	// components.schemas.create_server_response.
+	specServerCreate = shape{
+		"server": obj(specServer), "action": obj(specAction), "next_actions": arrOf(specAction),
+		"root_password": null(str),
+	}
+)
+
+// TestSpecConformanceServers checks the answers the official collection's server modules and
+// python3-hcloud 2.x meet: server types, images, creating, renaming and deleting servers.
+func TestSpecConformanceServers(t *testing.T) {
+	e := start(t, fast("ph3-02"))
+	specCall(t, e, "GET", "/server_types", "", 200, specServerTypeList)
+	specCall(t, e, "GET", "/server_types?name=cax11", "", 200, specServerTypeList)
+	specCall(t, e, "GET", "/server_types/45", "", 200, specServerTypeResp)
+	specCall(t, e, "GET", "/images", "", 200, specImageList)
+	specCall(t, e, "GET", "/images?name=ubuntu-20.04&architecture=arm&include_deprecated=True", "", 200, specImageList)
+	specCall(t, e, "GET", "/images/114690387", "", 200, specImageResp)
+
+	created := specCall(t, e, "POST", "/servers", `{"name":"spec-srv-01","server_type":"cax11","image":"debian-12","location":"hel1","labels":{"k":"v"},"start_after_create":true,"public_net":{"enable_ipv4":true,"enable_ipv6":true}}`, 201, specServerCreate)
+	id := idOf(t, created, "server")
+	require.Len(t, created["next_actions"], 1)
+	bare := specCall(t, e, "POST", "/servers", `{"name":"spec-srv-02","server_type":22,"image":161547269,"datacenter":"ash-dc1","start_after_create":false,"public_net":{"enable_ipv4":false,"enable_ipv6":true}}`, 201, specServerCreate)
+	require.Empty(t, bare["next_actions"])
+	require.Nil(t, bare["server"].(map[string]any)["public_net"].(map[string]any)["ipv4"])
+	e.waitIDs(t, idOf(t, created, "action"), created["next_actions"].([]any)[0].(map[string]any)["id"].(json.Number).String(), idOf(t, bare, "action"))
+	specCall(t, e, "GET", "/servers/"+id, "", 200, specServerResponse)
+	off := specCall(t, e, "POST", "/servers/"+id+"/actions/poweroff", "", 201, specActionResponse)
+	e.waitIDs(t, idOf(t, off, "action"))
+	prot := specCall(t, e, "POST", "/servers/"+id+"/actions/change_protection", `{"delete":false,"rebuild":false}`, 201, specActionResponse)
+	e.waitIDs(t, idOf(t, prot, "action"))
+	specCall(t, e, "GET", "/servers/"+id+"/actions", "", 200, specActionList)
+	specCall(t, e, "GET", "/servers/"+id+"/actions/"+idOf(t, off, "action"), "", 200, specActionResponse)
+	specCall(t, e, "GET", "/servers/actions?status=success", "", 200, specActionList)
+	specCall(t, e, "GET", "/servers/actions/"+idOf(t, off, "action"), "", 200, specActionResponse)
+	specCall(t, e, "PUT", "/servers/"+id, `{"name":"spec-srv-03","labels":{}}`, 200, specServerResponse)
+	specCall(t, e, "GET", "/servers?name=spec-srv-03", "", 200, specServerList)
+	deleted := specCall(t, e, "DELETE", "/servers/"+id, "", 200, specActionResponse)
+	require.Equal(t, "delete_server", deleted["action"].(map[string]any)["command"])
+
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/server_types/1", "", 404},
+		{"GET", "/images/1", "", 404},
+		{"GET", "/images?architecture=sparc", "", 422},
+		{"POST", "/servers", `{"name":"x","server_type":"cx22","image":"nope"}`, 422},
+		{"POST", "/servers", `{"name":"minio-01","server_type":"cx22","image":"debian-12"}`, 409},
+		{"DELETE", "/servers/" + id, "", 404},
+	} {
+		specCall(t, e, c.method, c.path, c.body, c.status, specError)
+	}
+}

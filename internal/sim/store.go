@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"sync"
 	"time"
@@ -15,10 +16,18 @@ const (
 	CmdResizeVolume     = "resize_volume"
 	CmdChangeProtection = "change_protection"
 	CmdDeleteVolume     = "delete_volume"
+	CmdCreateServer     = "create_server"
+	CmdStartServer      = "start_server"
+	CmdDeleteServer     = "delete_server"
+	CmdStopServer       = "stop_server"
+	CmdShutdownServer   = "shutdown_server"
+	CmdRebootServer     = "reboot_server"
+	CmdResetServer      = "reset_server"
 )
 
 // Commands lists every key ActionTimes accepts.
-var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume}
+var Commands = []string{CmdCreateVolume, CmdAttachVolume, CmdDetachVolume, CmdResizeVolume, CmdChangeProtection, CmdDeleteVolume, CmdCreateServer, CmdStartServer, CmdDeleteServer,
+	CmdStopServer, CmdShutdownServer, CmdRebootServer, CmdResetServer}
 
 // DefaultActionTimes are close to what the real API takes: attach and detach a few seconds,
 // creating a volume about one.
@@ -30,6 +39,13 @@ func DefaultActionTimes() map[string]time.Duration {
 		CmdResizeVolume:     2 * time.Second,
 		CmdChangeProtection: 500 * time.Millisecond,
 		CmdDeleteVolume:     300 * time.Millisecond,
+		CmdCreateServer:     8 * time.Second,
+		CmdStartServer:      2 * time.Second,
+		CmdDeleteServer:     3 * time.Second,
+		CmdStopServer:       2 * time.Second,
+		CmdShutdownServer:   5 * time.Second,
+		CmdRebootServer:     5 * time.Second,
+		CmdResetServer:      2 * time.Second,
 	}
 }
 
@@ -42,10 +58,12 @@ const (
 	fateStuck       // the action stays running forever
 )
 
-// Store holds the whole simulated project under one lock. Every exported method takes the lock,
-// first settles the actions whose time has come, then checks the API's rules and changes the
-// state under that same lock, so no check can go stale before its change. Methods return
-// copies in the API's shapes, never pointers into the store.
+// Store holds the whole simulated project under one lock. Every method the HTTP layer calls
+// takes the lock, first settles the actions whose time has come, then checks the API's rules
+// and changes the state under that same lock, so no check can go stale before its change.
+// Methods return copies in the API's shapes, never pointers into the store. Only what tests
+// need is exported (State, the action times, ReleaseActions); the API's operations are
+// unexported methods named after their routes.
 type Store struct {
 	mu    sync.Mutex
 	clock Clock
@@ -99,13 +117,14 @@ func (s *Store) settle() time.Time {
 	return now
 }
 
-// finish lands an action's change (or its failure). The caller holds s.mu.
+// finish lands an action's change (or its failure), then lets the actions waiting for it
+// begin. The caller holds s.mu.
 func (s *Store) finish(a *action) {
 	a.finished = a.end
 	a.progress = 100
 	var err error
 	if a.fate == fateError {
-		err = &Error{Code: "action_failed", Message: "action failed (simulated fault)"}
+		err = &Error{Code: cmp.Or(a.failCode, "action_failed"), Message: cmp.Or(a.failMessage, "action failed (simulated fault)")}
 	} else if a.apply != nil {
 		err = a.apply()
 	}
@@ -124,14 +143,28 @@ func (s *Store) finish(a *action) {
 	if a.release != nil {
 		a.release()
 	}
+	for _, w := range a.waiting {
+		s.begin(w, a.finished)
+	}
+	a.waiting = nil
 }
 
-// startAction records a running action whose work begins at begin (later than now for an
-// action that waits for another) and takes the configured time of its command. A stuck action
-// gets no end and so never settles. The caller holds s.mu.
-func (s *Store) startAction(a *action, now, begin time.Time, f fate) *action {
+// begin starts the work of an action that waited for another: it gets its end from now on,
+// unless it is stuck. The caller holds s.mu.
+func (s *Store) begin(a *action, at time.Time) {
+	a.begin = at
+	if a.fate != fateStuck && a.running() {
+		a.end = at.Add(a.nominal)
+		heap.Push(&s.pending, a)
+	}
+}
+
+// startAction records a running action that takes the configured time of its command. Its
+// work begins now, or, when a.after is set, when that action ends. A stuck action gets no end
+// and so never settles until it is released. The caller holds s.mu.
+func (s *Store) startAction(a *action, now time.Time, f fate) *action {
 	a.id = s.ids.NextID(kindAction)
-	a.started, a.begin = now, begin
+	a.started = now
 	a.nominal = s.times[a.command]
 	a.status = statusRunning
 	a.fate = f
@@ -141,12 +174,21 @@ func (s *Store) startAction(a *action, now, begin time.Time, f fate) *action {
 			s.volumeActions[r.ID] = append(s.volumeActions[r.ID], a.id)
 		}
 	}
-	if f != fateStuck {
-		a.end = begin.Add(a.nominal)
-		heap.Push(&s.pending, a)
+	switch {
+	case a.after == nil:
+		s.begin(a, now)
+	case a.after.running():
+		// Until its predecessor ends, the action has not begun: it locks nothing yet.
+		a.begin = farFuture
+		a.after.waiting = append(a.after.waiting, a)
+	default:
+		s.begin(a, a.after.finished)
 	}
 	return a
 }
+
+// farFuture is the begin of an action whose predecessor has not ended.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 type actionHeap []*action
 

@@ -51,8 +51,8 @@ func (v *volume) toSchema() schema.Volume {
 	return out
 }
 
-// VolumeFilter selects volumes for GET /volumes; zero fields select all.
-type VolumeFilter struct {
+// volumeFilter selects volumes for GET /volumes; zero fields select all.
+type volumeFilter struct {
 	Name     string
 	Selector selector
 	Statuses []string
@@ -68,9 +68,9 @@ func compareVolumes(a, b *volume, field string) int {
 	return cmp.Compare(a.id, b.id)
 }
 
-// ListVolumes returns one page of the volumes that pass f. A name lookup is one map read, so
+// listVolumes returns one page of the volumes that pass f. A name lookup is one map read, so
 // the by-name lookups clients make for every volume stay cheap on large fleets.
-func (s *Store) ListVolumes(f VolumeFilter, sort []sortKey, p pageReq) ([]schema.Volume, pagination) {
+func (s *Store) listVolumes(f volumeFilter, sort []sortKey, p pageReq) ([]schema.Volume, pagination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settle()
@@ -97,8 +97,8 @@ func (s *Store) ListVolumes(f VolumeFilter, sort []sortKey, p pageReq) ([]schema
 	return out, meta
 }
 
-// GetVolume MUST return not_found for an unknown id.
-func (s *Store) GetVolume(id int64) (schema.Volume, error) {
+// getVolume returns not_found for an unknown id.
+func (s *Store) getVolume(id int64) (schema.Volume, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settle()
@@ -109,8 +109,8 @@ func (s *Store) GetVolume(id int64) (schema.Volume, error) {
 	return v.toSchema(), nil
 }
 
-// CreateVolumeInput is POST /volumes: exactly one of Server and Location.
-type CreateVolumeInput struct {
+// createVolumeInput is POST /volumes: exactly one of Server and Location.
+type createVolumeInput struct {
 	Name      string
 	Size      int
 	Server    int64
@@ -130,13 +130,13 @@ func validateVolumeName(name string) error {
 	return nil
 }
 
-// CreateVolume creates a volume in status creating with a create_volume action; with a server,
+// createVolume creates a volume in status creating with a create_volume action; with a server,
 // the volume goes to the server's location and an attach_volume action, which begins when the
-// creation ends, comes back in next_actions. It MUST return invalid_input for a bad name, size,
+// creation ends, comes back in next_actions. It returns invalid_input for a bad name, size,
 // format, labels or location, uniqueness_error for a name in use, not_found for an unknown
 // server, locked when an attach or detach on that server is running, and
 // resource_limit_exceeded when the server already holds MaxVolumesPerServer volumes.
-func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateResponse, error) {
+func (s *Store) createVolume(in createVolumeInput, f fate) (schema.VolumeCreateResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -199,18 +199,14 @@ func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateR
 		},
 		rollback: func() { s.removeVolume(v) },
 		release:  func() { v.running-- },
-	}, now, now, f)
+	}, now, f)
 	resp := schema.VolumeCreateResponse{Volume: v.toSchema(), NextActions: []schema.Action{}}
 	if sv != nil {
 		attachFate := fateNormal
 		if f == fateStuck {
 			attachFate = fateStuck
 		}
-		begin := create.end
-		if begin.IsZero() {
-			begin = now.Add(100 * 365 * 24 * time.Hour)
-		}
-		attach := s.startAttach(v, sv, now, begin, attachFate)
+		attach := s.startAttach(v, sv, now, create, attachFate)
 		resp.NextActions = append(resp.NextActions, attach.toSchema(now))
 	}
 	a := create.toSchema(now)
@@ -218,17 +214,22 @@ func (s *Store) CreateVolume(in CreateVolumeInput, f fate) (schema.VolumeCreateR
 	return resp, nil
 }
 
-// startAttach starts an attach_volume of v to sv whose work begins at begin. The caller holds
-// s.mu and has checked the rules. The server counts as locked from begin to the end.
-func (s *Store) startAttach(v *volume, sv *server, now, begin time.Time, f fate) *action {
+// startAttach starts an attach_volume of v to sv, whose work begins when after ends (nil: at
+// once). The caller holds s.mu and has checked the rules. The server counts as locked from the
+// begin to the end.
+func (s *Store) startAttach(v *volume, sv *server, now time.Time, after *action, f fate) *action {
 	v.running++
 	a := &action{
 		command:   CmdAttachVolume,
 		resources: []schema.ActionResourceReference{{ID: v.id, Type: "volume"}, {ID: sv.id, Type: "server"}},
+		after:     after,
 	}
 	a.apply = func() error {
 		if s.volumes[v.id] != v {
 			return &Error{Code: "action_failed", Message: "volume no longer exists"}
+		}
+		if s.servers[sv.id] != sv {
+			return &Error{Code: "action_failed", Message: "server no longer exists"}
 		}
 		v.server = sv
 		sv.volumes = append(sv.volumes, v)
@@ -239,7 +240,7 @@ func (s *Store) startAttach(v *volume, sv *server, now, begin time.Time, f fate)
 		sv.unbusy(a)
 	}
 	sv.busy = append(sv.busy, a)
-	return s.startAction(a, now, begin, f)
+	return s.startAction(a, now, f)
 }
 
 // removeVolume drops v from the indexes. The caller holds s.mu.
@@ -254,10 +255,10 @@ func (s *Store) removeVolume(v *volume) {
 	}
 }
 
-// UpdateVolume changes the name and/or replaces the labels (nil: unchanged). It MUST return
+// updateVolume changes the name and/or replaces the labels (nil: unchanged). It returns
 // not_found, invalid_input for a bad name or labels, and uniqueness_error for a name in use by
 // another volume.
-func (s *Store) UpdateVolume(id int64, name string, labels *map[string]string) (schema.Volume, error) {
+func (s *Store) updateVolume(id int64, name string, labels *map[string]string) (schema.Volume, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settle()
@@ -289,10 +290,10 @@ func (s *Store) UpdateVolume(id int64, name string, labels *map[string]string) (
 	return v.toSchema(), nil
 }
 
-// DeleteVolume removes a volume at once (the API answers 204, no action). It MUST return
+// deleteVolume removes a volume at once (the API answers 204, no action). It returns
 // not_found, locked while an action of the volume runs, protected (423) when delete protection
 // is on, and service_error while the volume is attached.
-func (s *Store) DeleteVolume(id int64) error {
+func (s *Store) deleteVolume(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settle()
@@ -311,12 +312,12 @@ func (s *Store) DeleteVolume(id int64) error {
 	return nil
 }
 
-// AttachVolume starts attaching a volume to a server in its location. It MUST return
+// attachVolume starts attaching a volume to a server in its location. It returns
 // not_found for an unknown volume or server, locked while an action of the volume runs or an
 // attach/detach on the server runs, volume_already_attached when it is attached (to any
 // server), invalid_input when the server is in another location, and resource_limit_exceeded
 // when the server already holds (or is getting) MaxVolumesPerServer volumes.
-func (s *Store) AttachVolume(id, serverID int64, f fate) (schema.Action, error) {
+func (s *Store) attachVolume(id, serverID int64, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -343,13 +344,13 @@ func (s *Store) AttachVolume(id, serverID int64, f fate) (schema.Action, error) 
 	case sv.volumeCount() >= MaxVolumesPerServer:
 		return schema.Action{}, errTooManyVolumes(sv)
 	}
-	return s.startAttach(v, sv, now, now, f).toSchema(now), nil
+	return s.startAttach(v, sv, now, nil, f).toSchema(now), nil
 }
 
-// DetachVolume starts detaching a volume from its server. It MUST return not_found, locked
+// detachVolume starts detaching a volume from its server. It returns not_found, locked
 // while an action of the volume or an attach/detach on its server runs, and invalid_input when
 // the volume is not attached (an assumption: see docs/SIMULATOR.md).
-func (s *Store) DetachVolume(id int64, f fate) (schema.Action, error) {
+func (s *Store) detachVolume(id int64, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -382,12 +383,12 @@ func (s *Store) DetachVolume(id int64, f fate) (schema.Action, error) {
 		sv.unbusy(a)
 	}
 	sv.busy = append(sv.busy, a)
-	return s.startAction(a, now, now, f).toSchema(now), nil
+	return s.startAction(a, now, f).toSchema(now), nil
 }
 
-// ResizeVolume starts growing a volume. It MUST return not_found, locked while an action of the
+// resizeVolume starts growing a volume. It returns not_found, locked while an action of the
 // volume runs, and invalid_input for a size not above the current one or above the maximum.
-func (s *Store) ResizeVolume(id int64, size int, f fate) (schema.Action, error) {
+func (s *Store) resizeVolume(id int64, size int, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -411,12 +412,12 @@ func (s *Store) ResizeVolume(id int64, size int, f fate) (schema.Action, error) 
 			return nil
 		},
 		release: func() { v.running-- },
-	}, now, now, f).toSchema(now), nil
+	}, now, f).toSchema(now), nil
 }
 
-// ChangeVolumeProtection starts a change_protection; del nil leaves it as it is. It MUST
-// return not_found and locked while an action of the volume runs.
-func (s *Store) ChangeVolumeProtection(id int64, del *bool, f fate) (schema.Action, error) {
+// changeVolumeProtection starts a change_protection; del nil leaves it as it is. It
+// returns not_found and locked while an action of the volume runs.
+func (s *Store) changeVolumeProtection(id int64, del *bool, f fate) (schema.Action, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.settle()
@@ -438,5 +439,5 @@ func (s *Store) ChangeVolumeProtection(id int64, del *bool, f fate) (schema.Acti
 			return nil
 		},
 		release: func() { v.running-- },
-	}, now, now, f).toSchema(now), nil
+	}, now, f).toSchema(now), nil
 }

@@ -82,7 +82,7 @@ func serverVolumes(t *testing.T, e *env, id int64) []int64 {
 }
 
 func TestCreateWithServerAttachesInNextActions(t *testing.T) {
-	e := start(t, fast("ph3-02"))
+	e, clock := manual(t)
 	srv := e.server(t, "redis-02")
 	res, _, err := e.client.Volume.Create(e.ctx, hcloud.VolumeCreateOpts{Name: "kbv3-redis-02-data", Size: 20, Server: srv, Automount: hcloud.Ptr(false)})
 	require.NoError(t, err)
@@ -91,9 +91,13 @@ func TestCreateWithServerAttachesInNextActions(t *testing.T) {
 	assert.Equal(t, "attach_volume", res.NextActions[0].Command)
 	assert.Equal(t, hcloud.ActionStatusRunning, res.NextActions[0].Status)
 
-	// Nobody polls the actions: the list alone must show the attach once its time has passed.
-	time.Sleep(50 * time.Millisecond)
+	// Nobody polls the actions: the list alone must show the attach once its time has passed
+	// (create 1 s, then attach 1 s).
+	clock.Advance(1999 * time.Millisecond)
 	v := e.volume(t, "kbv3-redis-02-data")
+	assert.Nil(t, v.Server, "the attach ends 1 s after the create")
+	clock.Advance(time.Millisecond)
+	v = e.volume(t, "kbv3-redis-02-data")
 	require.NotNil(t, v.Server)
 	assert.Equal(t, srv.ID, v.Server.ID)
 	assert.Equal(t, hcloud.VolumeStatusAvailable, v.Status)
@@ -223,9 +227,7 @@ func TestProtectedVolumeCannotBeDeleted(t *testing.T) {
 }
 
 func TestLocks(t *testing.T) {
-	cfg := fast("ph3-02")
-	cfg.ActionTime = time.Hour // actions outlive the test: everything they touch stays locked
-	e := start(t, cfg)
+	e, clock := manual(t) // the clock moves only when told: running actions keep their locks
 	srv := e.server(t, "k8s-worker-01")
 	loc := srv.Location
 	mk := func(name string) *hcloud.Volume {
@@ -247,7 +249,7 @@ func TestLocks(t *testing.T) {
 	require.NoError(t, err)
 	e.sim.Store().SetActionTime(sim.CmdCreateVolume, 0)
 	ready := mk("ready")
-	time.Sleep(5 * time.Millisecond)
+	clock.Advance(time.Millisecond) // ready's create ends; the detach (1 s) still runs
 	_, _, err = e.client.Volume.Attach(e.ctx, ready, srv)
 	herr := apiErr(t, err, hcloud.ErrorCodeLocked)
 	assert.Contains(t, herr.Message, "server")

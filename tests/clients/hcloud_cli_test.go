@@ -293,3 +293,41 @@ func TestHcloudCLIVolumeLimit(t *testing.T) {
 	out := hcloudOK(t, s, "volume", "attach", "--server", "full-01", "spare-01")
 	assert.Equal(t, fmt.Sprintf("Volume %d attached to server full-01\n", spare.ID), out)
 }
+
+// TestHcloudCLIServerLifecycle creates a server with the CLI (which waits for create_server and
+// start_server), checks what the simulator holds, and deletes it; its volume ends up detached.
+func TestHcloudCLIServerLifecycle(t *testing.T) {
+	t.Parallel()
+	s := startSim(t)
+	const name = "cli-server-01"
+
+	out := hcloudOK(t, s, "server", "create", "--name", name, "--type", "cx22", "--image", "debian-12", "--location", "nbg1")
+	sv, ok := state(t, s).Server(name)
+	require.True(t, ok, "server not in the simulator after create:\n%s", out)
+	assert.Contains(t, out, fmt.Sprintf("Server %d created\n", sv.ID))
+	assert.Regexp(t, `(?m)^IPv4: \d+\.\d+\.\d+\.\d+$`, out)
+	assert.Regexp(t, `(?m)^Root password: \S{20}$`, out)
+	assert.Equal(t, "running", sv.Status, "the CLI waits for create_server and start_server")
+	assert.Equal(t, "nbg1", sv.Location.Name)
+	assert.Equal(t, simproc.NamedArch{ID: 104, Name: "cx22", Architecture: "x86"}, sv.ServerType)
+	require.NotNil(t, sv.Image)
+	assert.Equal(t, "debian-12", sv.Image.Name)
+
+	hcloudOK(t, s, "volume", "create", "--name", name+"-data", "--size", "10", "--server", name)
+	out = hcloudOK(t, s, "server", "delete", name)
+	assert.Equal(t, fmt.Sprintf("Server %s deleted\n", name), out)
+	st := state(t, s)
+	_, ok = st.Server(name)
+	assert.False(t, ok, "server still in the simulator after delete")
+	v, ok := st.Volume(name + "-data")
+	require.True(t, ok)
+	assert.Nil(t, v.Server, "the volume of a deleted server is detached")
+
+	// The CLI of Debian 12 picks an image by name alone, which gives the x86 one: with an Arm
+	// type the API refuses it, as the real one does.
+	r := hcloud(t, s, "server", "create", "--name", name, "--type", "cax11", "--image", "debian-12", "--location", "hel1")
+	assert.NotEqual(t, 0, r.code, r.String())
+	assert.Contains(t, r.stderr, "image has incompatible architecture")
+	out = hcloudOK(t, s, "server-type", "list", "-o", "noheader", "-o", "columns=name,cores")
+	assert.Regexp(t, `(?m)^cax11\s+2$`, out)
+}

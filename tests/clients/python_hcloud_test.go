@@ -149,3 +149,82 @@ func TestPython3Hcloud(t *testing.T) {
 	}
 	assert.Equal(t, 2, stats.Requests.ByStatus["422"], "two refused attaches")
 }
+
+// pyServerReport is what testdata/servers.py prints.
+type pyServerReport struct {
+	ServerType struct {
+		ID             int64    `json:"id"`
+		Name           string   `json:"name"`
+		PriceLocations []string `json:"price_locations"`
+	} `json:"server_type"`
+	Create struct {
+		Status       string   `json:"status"`
+		Action       string   `json:"action"`
+		NextActions  []string `json:"next_actions"`
+		RootPassword bool     `json:"root_password"`
+		IPv4         string   `json:"ipv4"`
+		IPv6         string   `json:"ipv6"`
+	} `json:"create"`
+	Waited []string `json:"waited"`
+	Server struct {
+		ID         int64             `json:"id"`
+		Status     string            `json:"status"`
+		Image      string            `json:"image"`
+		ServerType string            `json:"server_type"`
+		Location   string            `json:"location"`
+		Labels     map[string]string `json:"labels"`
+	} `json:"server"`
+	VolumesBeforeDelete     int      `json:"volumes_before_delete"`
+	Unsold                  *pyError `json:"unsold"`
+	Delete                  string   `json:"delete"`
+	AfterDelete             bool     `json:"after_delete"`
+	VolumeServerAfterDelete bool     `json:"volume_server_after_delete"`
+}
+
+// TestPython3HcloudServers runs testdata/servers.py with Debian's python3-hcloud 1.18: a server
+// type by name, a server created (status, actions, root password, addresses) and deleted with
+// its volume detached, and the refusal of a type where it is not sold.
+func TestPython3HcloudServers(t *testing.T) {
+	t.Parallel()
+	requirePythonHcloud(t)
+	s := startSim(t)
+	script, err := filepath.Abs(filepath.Join("testdata", "servers.py"))
+	require.NoError(t, err)
+	env := slices.DeleteFunc(clientEnv(t, s), func(kv string) bool {
+		return strings.HasPrefix(kv, "PYTHONPATH=") || strings.HasPrefix(kv, "PYTHONHOME=")
+	})
+	r := run(t, env, debianPython, script, "py-server-01", "cx22", "debian-12", "nbg1", "ash")
+	require.Equal(t, 0, r.code, r.String())
+	var rep pyServerReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), r.String())
+
+	assert.Equal(t, int64(104), rep.ServerType.ID)
+	assert.Equal(t, []string{"fsn1", "hel1", "nbg1"}, rep.ServerType.PriceLocations)
+	assert.Equal(t, "initializing", rep.Create.Status)
+	assert.Equal(t, "create_server", rep.Create.Action)
+	assert.Equal(t, []string{"start_server"}, rep.Create.NextActions)
+	assert.True(t, rep.Create.RootPassword)
+	assert.Regexp(t, `^168\.119\.\d+\.\d+$`, rep.Create.IPv4, "an nbg1 address")
+	assert.Regexp(t, `^2a01:4f8:[0-9a-f]+:[0-9a-f]+::/64$`, rep.Create.IPv6)
+	assert.Equal(t, []string{"create_server", "start_server"}, rep.Waited)
+	assert.Equal(t, "running", rep.Server.Status)
+	assert.Equal(t, "debian-12", rep.Server.Image)
+	assert.Equal(t, "cx22", rep.Server.ServerType)
+	assert.Equal(t, "nbg1", rep.Server.Location)
+	assert.Equal(t, map[string]string{"purpose": "test"}, rep.Server.Labels)
+	assert.Equal(t, 1, rep.VolumesBeforeDelete)
+	require.NotNil(t, rep.Unsold)
+	assert.Equal(t, "invalid_input", rep.Unsold.Code)
+	assert.Equal(t, "delete_server", rep.Delete)
+	assert.True(t, rep.AfterDelete)
+	assert.False(t, rep.VolumeServerAfterDelete, "the volume of a deleted server is detached")
+
+	st := state(t, s)
+	_, ok := st.Server("py-server-01")
+	assert.False(t, ok)
+	stats, err := s.Stats()
+	require.NoError(t, err)
+	for _, route := range []string{"GET /v1/server_types", "POST /v1/servers", "DELETE /v1/servers/{id}"} {
+		assert.Positive(t, stats.Requests.ByRoute[route], route)
+	}
+}

@@ -28,12 +28,12 @@ import (
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
-	"github.com/keybuzz/kbv3/internal/sim/simtest"
 )
 
 // Token is the default token: 64 characters (the hcloud CLI wants that many) unlike any
-// resource name (Ansible masks no_log values everywhere in results). It is simtest.Token.
-const Token = simtest.Token
+// resource name (Ansible masks no_log values everywhere in results). It equals simtest.Token,
+// written out again because this package talks to the simulator only as a process.
+const Token = "simtestQ7kP2xZr9LmW4vT8nB3cY6hJ1dF5gS0aE2uI7oK4pM9qR3wX8zV6tN1bH"
 
 // Package is the import path Build compiles.
 const Package = "github.com/keybuzz/kbv3/cmd/hcloud-sim"
@@ -314,6 +314,16 @@ type Server struct {
 	Volumes    []int64           `json:"volumes"`
 	Location   schema.Location   `json:"location"`
 	Datacenter Datacenter        `json:"datacenter"`
+	ServerType NamedArch         `json:"server_type"`
+	// Image is nil for a server without one.
+	Image *NamedArch `json:"image"`
+}
+
+// NamedArch is the part of a server type or an image that tests read.
+type NamedArch struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	Architecture string `json:"architecture"`
 }
 
 // Datacenter is the API's datacenter without its server types.
@@ -407,6 +417,27 @@ func (s *Sim) SetActionTimes(times map[string]time.Duration) error {
 func (s *Sim) Config() (Config, error) {
 	var c Config
 	return c, s.admin(http.MethodGet, "/_sim/config", nil, http.StatusOK, &c)
+}
+
+// Release says which stuck actions (fault effect action_stuck) ReleaseActions ends, and how.
+type Release struct {
+	// IDs are the actions to end; none ends every stuck action.
+	IDs []int64 `json:"ids,omitempty"`
+	// Status is "success" (the default: the action's change lands) or "error" (it fails and
+	// changes nothing, as an action_error fault would).
+	Status string `json:"status,omitempty"`
+	// Code and Message are the action's error when Status is "error" (default action_failed).
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ReleaseActions ends stuck actions now and returns them as they are afterwards. Nothing
+// changes when an id is unknown or not stuck.
+func (s *Sim) ReleaseActions(r Release) ([]schema.Action, error) {
+	var out struct {
+		Actions []schema.Action `json:"actions"`
+	}
+	return out.Actions, s.admin(http.MethodPost, "/_sim/actions/release", r, http.StatusOK, &out)
 }
 
 // admin makes one admin call: body (when not nil) as JSON, want as the only accepted status,

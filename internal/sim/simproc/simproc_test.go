@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +144,37 @@ func TestStartFailsOnBadFlags(t *testing.T) {
 
 	_, err = simproc.Start(ctx, simproc.Options{})
 	assert.ErrorContains(t, err, "Binary is required")
+}
+
+func TestReleaseActions(t *testing.T) {
+	s := simproc.StartT(t, simproc.Options{Binary: binary, ActionTime: 50 * time.Millisecond})
+	_, err := s.AddFault(simproc.Fault{Method: "POST", Path: "/v1/volumes/*/actions/detach", Effect: "action_stuck"})
+	require.NoError(t, err)
+	st, err := s.State()
+	require.NoError(t, err)
+	v, ok := st.Volume("vol-vault-01")
+	require.True(t, ok)
+	req, err := http.NewRequest(http.MethodPost, s.Endpoint+"/volumes/"+strconv.FormatInt(v.ID, 10)+"/actions/detach", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	_, err = s.ReleaseActions(simproc.Release{IDs: []int64{1}})
+	assert.ErrorContains(t, err, "status 404")
+	released, err := s.ReleaseActions(simproc.Release{Status: "error", Code: "server_error", Message: "gone"})
+	require.NoError(t, err)
+	require.Len(t, released, 1)
+	assert.Equal(t, "detach_volume", released[0].Command)
+	assert.Equal(t, "error", released[0].Status)
+	require.NotNil(t, released[0].Error)
+	assert.Equal(t, "server_error", released[0].Error.Code)
+	st, err = s.State()
+	require.NoError(t, err)
+	v, _ = st.Volume("vol-vault-01")
+	assert.NotNil(t, v.Server, "a failed detach leaves it attached")
+	sv, _ := st.Server("vault-01")
+	assert.False(t, sv.Locked)
 }
