@@ -2,7 +2,8 @@
 
 Run by tests/modern_python_test.go with /usr/bin/python3, PYTHONPATH at the modern toolchain's
 dist-packages, HCLOUD_ENDPOINT and HCLOUD_TOKEN at the simulator. `volumes` runs the volume
-lifecycle on the small fleet of fleet.json, `servers` a server's; each step waits for its
+lifecycle on the small fleet of fleet.json, `servers` an Arm server's (type and image looked
+up, created, a volume made on it, deleted); each step waits for its
 actions. The last stdout line is one JSON object: what each step saw, for the Go test to check
 against the simulator's state.
 """
@@ -105,9 +106,63 @@ def volumes(c: Client) -> dict:
     return out
 
 
+def server(s) -> dict:
+    s.reload()
+    return {
+        "id": s.id,
+        "name": s.name,
+        "status": s.status,
+        "server_type": s.server_type.name,
+        "architecture": s.server_type.architecture,
+        "image": s.image.name if s.image is not None else None,
+        "image_architecture": s.image.architecture if s.image is not None else None,
+        "location": s.datacenter.location.name,
+        "labels": s.labels,
+        "volumes": [v.id for v in s.volumes],
+        "ipv4": s.public_net.ipv4.ip if s.public_net.ipv4 is not None else None,
+    }
+
+
+def servers(c: Client) -> dict:
+    out: dict = {"version": hcloud_version}
+    cax = c.server_types.get_by_name("cax11")
+    out["server_type"] = {
+        "name": cax.name,
+        "architecture": cax.architecture,
+        "priced_in": sorted(p["location"] for p in (cax.prices or [])),
+    }
+    image = c.images.get_by_name_and_architecture("debian-12", "arm")
+    out["image"] = {"id": image.id, "name": image.name, "architecture": image.architecture, "type": image.type}
+
+    resp = c.servers.create(
+        name="py-arm", server_type=cax, image=image, location=Location(name="hel1"), labels={"suite": "py"}
+    )
+    out["create"] = {
+        "status": resp.server.status,
+        "root_password": bool(resp.root_password),
+        "action": wait(resp.action),
+        "next_actions": [wait(n) for n in resp.next_actions],
+    }
+    srv = resp.server
+    out["create"]["server"] = server(srv)
+    out["duplicate"] = refused(
+        lambda: c.servers.create(name="py-arm", server_type=cax, image=image, location=Location(name="hel1"))
+    )
+
+    v = c.volumes.create(size=10, name="py-on-arm", server=srv, automount=False)
+    wait(v.action)
+    for n in v.next_actions:
+        wait(n)
+    out["with_volume"] = server(srv)
+    out["delete"] = {"action": wait(srv.delete())}
+    out["after_delete"] = c.servers.get_by_name("py-arm") is None
+    out["volume_after"] = volume(v.volume)
+    return out
+
+
 def main() -> None:
     c = client()
-    steps = {"volumes": volumes}
+    steps = {"volumes": volumes, "servers": servers}
     print(json.dumps(steps[sys.argv[1]](c)))
 
 
