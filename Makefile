@@ -88,7 +88,7 @@ lint: deps
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-test: deps build platforms fmt vet staticcheck lint unit fuzz
+test: deps build platforms modern-ansible fmt vet staticcheck lint unit fuzz
 
 # fuzz runs each fuzz target on its own (go test allows one -fuzz target per invocation).
 FUZZTIME ?= 5s
@@ -111,6 +111,19 @@ reliability-doc: deps build
 	@rm -f .build/reliability.json
 	KBV3_RELIABILITY_JSON=$(CURDIR)/.build/reliability.json $(GO) test -count=1 -timeout 20m -run 'TestReliabilityFaultMatrix' ./tests/
 	$(GO) run ./cmd/kbv3-soak -render-doc .build/reliability.json -o docs/RELIABILITY.md
+
+# modern-ansible: Debian trixie's ansible-core 2.19 and ansible 12 (hetzner.hcloud 5.x) unpacked into
+# .cache/modern-ansible, beside the system's ansible, for tests/modern_*_test.go
+# (scripts/modern-ansible.sh says how). Exported so that `go test ./tests/` under make finds it.
+MODERN_ANSIBLE := $(CURDIR)/.cache/modern-ansible
+export KBV3_MODERN_ANSIBLE ?= $(MODERN_ANSIBLE)
+.PHONY: modern-ansible modern
+modern-ansible:
+	@bash scripts/modern-ansible.sh $(MODERN_ANSIBLE)
+
+# modern: only the tests on the modern toolchain.
+modern: deps build modern-ansible
+	$(GO) test -count=1 -run 'TestModern' ./tests/
 
 # e2e: the end-to-end tests of the playbooks against hcloud-sim (tests/e2e_*_test.go; part of unit too).
 .PHONY: e2e

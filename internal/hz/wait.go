@@ -31,6 +31,10 @@ type waiter struct {
 	c        *Client
 	first    time.Duration // delay of the first poll after an idle period
 	interval time.Duration
+	// now and sleep are the poller's clock (time.Now, time.Sleep): a test steps them together
+	// with a simulator's clock to see when each poll happens without waiting for it.
+	now   func() time.Time
+	sleep func(time.Duration)
 
 	mu      sync.Mutex
 	pending map[int64]*pending
@@ -39,8 +43,14 @@ type waiter struct {
 
 // pending is one action somebody waits for.
 type pending struct {
-	chans  []chan pollResult
-	joined time.Time // when the first wait for it began: about when the action started
+	chans []chan pollResult
+	// idle is the latest moment the action is known not to have progressed yet: when the first
+	// wait for it began, then every poll that read 0%. An action in next_actions (the attach of
+	// a create with a server) is accepted with the request but progresses only once the action
+	// before it is done, so its progress counts from there, not from the request.
+	idle time.Time
+	// idleRead is set once a poll read 0%: the work may then have begun shortly before idle.
+	idleRead bool
 	// eta is when the action should finish, estimated from the progress the API reported; zero
 	// while unknown. Polling before then would only spend the hourly request budget.
 	eta time.Time
@@ -52,7 +62,7 @@ type pollResult struct {
 }
 
 func newWaiter(c *Client, first, interval time.Duration) *waiter {
-	return &waiter{c: c, first: first, interval: interval, pending: map[int64]*pending{}}
+	return &waiter{c: c, first: first, interval: interval, now: time.Now, sleep: time.Sleep, pending: map[int64]*pending{}}
 }
 
 // Wait waits until every given action (nil ones are skipped) has finished, polling together
@@ -76,14 +86,18 @@ func (c *Client) Wait(ctx context.Context, volume string, actions ...*hcloud.Act
 			c.waiter.leave(r.action.ID, r.ch)
 		}
 	}()
+	var running []*hcloud.Action
 	for _, a := range actions {
 		switch {
 		case a == nil:
 		case a.Status == hcloud.ActionStatusError:
 			return &ActionError{Action: a, Volume: volume}
 		case a.Status == hcloud.ActionStatusRunning:
-			regs = append(regs, reg{a, c.waiter.join(a.ID)})
+			running = append(running, a)
 		}
+	}
+	for i, ch := range c.waiter.join(running) {
+		regs = append(regs, reg{running[i], ch})
 	}
 	for _, r := range regs {
 		select {
@@ -101,21 +115,30 @@ func (c *Client) Wait(ctx context.Context, volume string, actions ...*hcloud.Act
 	return nil
 }
 
-func (w *waiter) join(id int64) chan pollResult {
-	ch := make(chan pollResult, 1) // the poller never blocks on a waiter that left
+// join registers a wait for each action, all at once, so that the first poll covers all of
+// them (a create's action and its next_actions): one channel per action, in order.
+func (w *waiter) join(actions []*hcloud.Action) []chan pollResult {
+	if len(actions) == 0 {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	p := w.pending[id]
-	if p == nil {
-		p = &pending{joined: time.Now()}
-		w.pending[id] = p
+	now := w.now()
+	chans := make([]chan pollResult, len(actions))
+	for i, a := range actions {
+		chans[i] = make(chan pollResult, 1) // the poller never blocks on a waiter that left
+		p := w.pending[a.ID]
+		if p == nil {
+			p = &pending{idle: now}
+			w.pending[a.ID] = p
+		}
+		p.chans = append(p.chans, chans[i])
 	}
-	p.chans = append(p.chans, ch)
 	if !w.active {
 		w.active = true
 		go w.loop()
 	}
-	return ch
+	return chans
 }
 
 func (w *waiter) leave(id int64, ch chan pollResult) {
@@ -143,11 +166,8 @@ func (w *waiter) deliver(id int64, res pollResult) {
 	delete(w.pending, id)
 }
 
-// estimate records when a running action should finish, from its progress: actions progress
-// about linearly, so an action 16% done half a second after it started ends about 3 s after.
-// The API reports whole percents, so 16 stands for anything from 16 to 17. The estimate takes
-// the lower end, which makes it the latest end the report allows: a poll before the end costs
-// a request and another wait, one after it only the delay (at most 1/16th here).
+// estimate records when a running action should finish, from the progress a poll at now read.
+// An action still at 0% has not begun: that moves the start of its progress to now.
 func (w *waiter) estimate(a *hcloud.Action, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -155,11 +175,34 @@ func (w *waiter) estimate(a *hcloud.Action, now time.Time) {
 	if p == nil {
 		return
 	}
-	p.eta = time.Time{}
-	if a.Progress > 0 && a.Progress < 100 {
-		elapsed := now.Sub(p.joined)
-		p.eta = p.joined.Add(elapsed * 100 / time.Duration(a.Progress))
+	if a.Progress <= 0 && now.After(p.idle) {
+		p.idle, p.idleRead = now, true
 	}
+	p.eta = projectEnd(p.idle, now, a.Progress, p.idleRead)
+}
+
+// projectEnd is when an action should finish that was idle until idle and is progress percent
+// done at now; zero when the progress tells nothing. Actions progress about linearly from when
+// their work begins, so one 16% done half a second after it began ends about 3 s after. The API
+// truncates to whole percents, so 16 stands for anything from 16 to 17; and when idle is a poll
+// that read 0% (idleRead), the work may have begun up to 1% of its time before idle. The
+// estimate is the latest end that both readings allow: a poll before the end costs a request
+// and another wait, one after it only the delay (about 1/16th here).
+func projectEnd(idle, now time.Time, progress int, idleRead bool) time.Time {
+	if progress <= 0 || progress >= 100 || !now.After(idle) {
+		return time.Time{}
+	}
+	elapsed := now.Sub(idle)
+	if !idleRead {
+		// idle is when the wait began, after the request that started the action.
+		return idle.Add(elapsed * 100 / time.Duration(progress))
+	}
+	if progress == 1 {
+		return time.Time{} // 0% then 1% bounds nothing: the action may be arbitrarily long
+	}
+	// With the work begun at idle - d/100 and progress at its lower end, d = elapsed*100/(p-1)
+	// and the end is idle + 99% of d.
+	return idle.Add(elapsed * 99 / time.Duration(progress-1))
 }
 
 // next is the delay before the next poll: the interval, or longer when every pending action is
@@ -190,7 +233,7 @@ func (w *waiter) loop() {
 	delay := w.first
 	failures := 0
 	for {
-		time.Sleep(delay)
+		w.sleep(delay)
 		w.mu.Lock()
 		ids := slices.Sorted(maps.Keys(w.pending))
 		if len(ids) == 0 {
@@ -211,7 +254,7 @@ func (w *waiter) loop() {
 		} else {
 			failures = 0
 		}
-		delay = max(w.next(time.Now()), 2*w.c.pacer.pace())
+		delay = max(w.next(w.now()), 2*w.c.pacer.pace())
 		if failed {
 			delay = max(delay, w.interval)
 		}
@@ -243,7 +286,7 @@ func (w *waiter) poll(ids []int64, failures int) error {
 		return err
 	}
 	seen := make(map[int64]bool, len(actions))
-	now := time.Now()
+	now := w.now()
 	for _, a := range actions {
 		seen[a.ID] = true
 		if a.Status != hcloud.ActionStatusRunning {
