@@ -84,7 +84,7 @@ func TestE2EResetFreshFleetThenRerun(t *testing.T) {
 		assert.Equal(t, map[string]map[string]int{
 			"detach": {}, "delete": {}, "create": {}, "attach": {},
 		}, e2eActions(t, r))
-		assert.Contains(t, r.Output, "to do: detach 0, delete 0, create 0, attach 0")
+		assert.Contains(t, r.Output, "to do: create 0, detach 0, attach 0, delete 0")
 		stats := env.Stats()
 		assert.Zero(t, stats.Requests.Mutating, "mutating requests of the rerun: %v", stats.Requests.ByRoute)
 		assert.Less(t, stats.Requests.Total, 10, "a rerun costs a few list requests: %v", stats.Requests.ByRoute)
