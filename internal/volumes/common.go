@@ -157,6 +157,9 @@ type Item struct {
 	// before and after, for diff mode. Neither is printed as such.
 	changed bool
 	diff    *ansible.Diff
+	// predicted marks a check-mode refusal that an earlier task of the run may lift (a delete
+	// of a volume a detach task before it would have detached): it warns, it does not fail.
+	predicted bool
 }
 
 // ActionFailed and ActionRefused are the actions of items that did not succeed: refused means
@@ -174,8 +177,50 @@ const (
 // volume, and the task must say so.
 func (it *Item) fail(action string, err error) {
 	it.Action = action
-	it.Error = oneLine(err)
+	it.Error = nameOnce(it.Volume, oneLine(err))
 	it.diff = nil
+}
+
+// nameOnce drops the volume's name from an item's error: the item (and msg, which puts the
+// name before the error) names it already, where the layers of an error each named it again
+// ("volumes[3] (NAME): ... volume NAME ..."). "volumes[3] (NAME)" keeps its index, "volume
+// NAME" becomes "the volume". Other volumes' names stay.
+func nameOnce(name, msg string) string {
+	if name == "" {
+		return msg
+	}
+	msg = replaceWord(msg, " ("+name+")", "")
+	msg = replaceWord(msg, "volume "+name, "the volume")
+	msg = replaceWord(msg, "Volume "+name, "The volume")
+	if rest, ok := strings.CutPrefix(msg, "the volume: "); ok {
+		msg = rest
+	}
+	return msg
+}
+
+// replaceWord replaces old in s where it is not followed by a character that continues a
+// volume name, so that "volume db-1" is not found inside "volume db-10".
+func replaceWord(s, old, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		if end < len(s) && isNameChar(s[end]) && isNameChar(old[len(old)-1]) {
+			b.WriteString(s[:end])
+		} else {
+			b.WriteString(s[:i])
+			b.WriteString(repl)
+		}
+		s = s[end:]
+	}
+}
+
+func isNameChar(c byte) bool {
+	return c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // describe fills the item with what st shows of the volume.
@@ -261,7 +306,11 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 			}
 		}
 		if it.Action == ActionFailed || it.Action == ActionRefused {
-			r.Failed = true
+			if it.predicted && m.CheckMode {
+				m.Warn("%s: %s", it.label(), it.Error)
+			} else {
+				r.Failed = true
+			}
 			bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
 		}
 	}
@@ -286,7 +335,7 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 func failedHosts(items []Item) []string {
 	out := []string{}
 	for _, it := range items {
-		if it.Host != "" && (it.Action == ActionFailed || it.Action == ActionRefused) && !slices.Contains(out, it.Host) {
+		if it.Host != "" && !it.predicted && (it.Action == ActionFailed || it.Action == ActionRefused) && !slices.Contains(out, it.Host) {
 			out = append(out, it.Host)
 		}
 	}

@@ -156,7 +156,7 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		require.Len(t, failed, 1, out.Msg)
-		assert.Regexp(t, `^attach_volume action \d+ on volume kbv3-app-0\d-data failed: \w+: .+`, failed[0].Error)
+		assert.Regexp(t, `^attach_volume action \d+ on the volume failed: \w+: .+`, failed[0].Error)
 		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; kbv3-app-0"), out.Msg)
 	})
 
@@ -173,7 +173,7 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		require.Len(t, failed, 1, out.Msg)
-		assert.Regexp(t, `^waiting for attach_volume action \d+ on volume kbv3-app-0\d-data: deadline exceeded after `, failed[0].Error)
+		assert.Regexp(t, `^waiting for attach_volume action \d+ on the volume: deadline exceeded after `, failed[0].Error)
 		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1"), out.Msg)
 	})
 

@@ -1,0 +1,142 @@
+package volumes
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/sim"
+)
+
+// TestAttachKeepEntry: an entry of volume_diff.keep is accepted as it is; its id must be the
+// live volume's, and its server is informative.
+func TestAttachKeepEntry(t *testing.T) {
+	keep := func(r *rig, id int64) map[string]any {
+		return map[string]any{"volumes": []map[string]any{{
+			"hostname": "app-01", "volume": "vol-spare", "id": id, "size_gb": 10, "location": "fsn1", "server": "",
+		}}}
+	}
+	cases := []struct {
+		name     string
+		id       func(r *rig) int64
+		action   string
+		failed   bool
+		msg      string
+		attached bool
+	}{
+		{name: "the live id: attached", id: func(r *rig) int64 { return r.id("vol-spare") }, action: "attached", attached: true,
+			msg: "attached: 1"},
+		{name: "another id: refused", id: func(r *rig) int64 { return r.id("vol-spare") + 1000 }, action: ActionRefused, failed: true,
+			msg: "vol-spare (volumes[0] (app-01): the volume now has id "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+			args := keep(r, tc.id(r))
+			check := r.attach(args, true)
+			out := r.attach(args, false)
+			assertPredicts(t, check, out)
+			assert.Equal(t, []string{tc.action}, out.actions())
+			assert.Equal(t, tc.failed, out.Failed)
+			assert.Contains(t, out.Msg, tc.msg)
+			assert.Equal(t, tc.attached, r.volumes()["vol-spare"].Server == "app-01")
+		})
+	}
+
+	t.Run("a volume gone since the diff: refused in both modes", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		args := map[string]any{"volumes": []map[string]any{{"hostname": "app-01", "volume": "vol-gone", "id": 4242, "size_gb": 10, "server": "app-02"}}}
+		for _, check := range []bool{true, false} {
+			out := r.attach(args, check)
+			assert.True(t, out.Failed)
+			assert.Equal(t, []string{ActionRefused}, out.actions())
+			assert.Contains(t, out.Msg, "(id 4242) does not exist any more")
+		}
+	})
+
+	t.Run("a field the keep list does not have is still unsupported", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		out := r.attach(map[string]any{"volumes": []map[string]any{{"hostname": "app-01", "colour": "red"}}}, false)
+		assert.True(t, out.Failed)
+		assert.Contains(t, out.Msg, "Unsupported parameters")
+		assert.Contains(t, out.Msg, "volumes[0].colour")
+	})
+}
+
+// TestSingleMissingName: a misspelt single name warns (detach: absent; check-mode attach:
+// would_attach, which the real run fails).
+func TestSingleMissingName(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+
+	det := r.detach(map[string]any{"name": "vol-app-1"}, false)
+	assert.False(t, det.Failed)
+	assert.Equal(t, []string{"absent"}, det.actions())
+	require.Len(t, det.Warnings, 1)
+	assert.Contains(t, det.Warnings[0], "volume vol-app-1 does not exist")
+	assert.Contains(t, det.Warnings[0], "fail_on_missing")
+
+	listed := r.detach(map[string]any{"volumes": []map[string]any{{"name": "vol-app-1"}}}, false)
+	assert.Empty(t, listed.Warnings, "a list's absent entries are the normal rerun case")
+
+	att := r.attach(map[string]any{"name": "vol-app-1", "server": "app-01"}, true)
+	assert.False(t, att.Failed)
+	assert.Equal(t, []string{"would_attach"}, att.actions())
+	require.Len(t, att.Warnings, 1)
+	assert.Contains(t, att.Warnings[0], "volume vol-app-1 does not exist: a real run fails unless an earlier task creates it")
+
+	real := r.attach(map[string]any{"name": "vol-app-1", "server": "app-01"}, false)
+	assert.True(t, real.Failed)
+}
+
+// TestDetachThenDeleteInCheckMode: in check mode the delete of a volume that a detach task
+// before it would have detached is a predicted refusal: refused, "would be refused: ...", a
+// warning, the task not failed; the real run of the same delete alone fails, and after the
+// real detach it deletes.
+func TestDetachThenDeleteInCheckMode(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+	id := r.id("vol-app-01")
+	entry := map[string]any{"volumes": []map[string]any{{"id": id, "name": "vol-app-01", "server": "app-01", "size_gb": 20}}}
+	single := map[string]any{"name": "vol-app-01"}
+
+	det := r.detach(single, true)
+	assert.Equal(t, []string{"would_detach"}, det.actions())
+	del := r.delete(entry, true)
+	assert.False(t, del.Failed, del.Msg)
+	assert.Equal(t, []string{ActionRefused}, del.actions())
+	e := del.Volumes[0].Error
+	assert.True(t, strings.HasPrefix(e, "would be refused: "), e)
+	assert.Contains(t, e, "set detach: true, or run the detach task first")
+	assert.Equal(t, 1, strings.Count(del.Msg, "vol-app-01"), "the volume is named once: %s", del.Msg)
+	require.NotEmpty(t, del.Warnings)
+	assert.Contains(t, del.Warnings[0], "would be refused")
+
+	alone := r.delete(entry, false)
+	assert.True(t, alone.Failed, "without the detach the real run refuses")
+	assert.False(t, strings.HasPrefix(alone.Volumes[0].Error, "would be refused"), alone.Volumes[0].Error)
+
+	assert.Equal(t, []string{"detached"}, r.detach(single, false).actions())
+	entry["volumes"].([]map[string]any)[0]["server"] = ""
+	entry["volumes"].([]map[string]any)[0]["detached"] = true
+	assert.Equal(t, []string{"deleted"}, r.delete(entry, false).actions())
+
+	t.Run("a protected volume is a real refusal in check mode too", func(t *testing.T) {
+		out := r.delete(map[string]any{"name": "vol-locked", "id": r.id("vol-locked")}, true)
+		assert.True(t, out.Failed)
+		assert.False(t, strings.HasPrefix(out.Volumes[0].Error, "would be refused"))
+	})
+}
+
+func TestNameOnce(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"db-1", "volumes[3] (db-1): volume db-1 is attached to x", "volumes[3]: the volume is attached to x"},
+		{"db-1", "volume db-10 is attached", "volume db-10 is attached"},
+		{"db-1", "volume db-1: the volume is delete-protected", "the volume is delete-protected"},
+		{"db-1", "not deleted: volumes[0] (db-2) was refused", "not deleted: volumes[0] (db-2) was refused"},
+		{"", "volume x", "volume x"},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, nameOnce(tc.name, tc.in))
+	}
+}
