@@ -15,10 +15,10 @@ import (
 // AttachOptions are the options of kbv3_volume_attach (plugins/modules/kbv3_volume_attach.yml).
 type AttachOptions struct {
 	Common    `mapstructure:",squash"`
-	Name      string       `mapstructure:"name"`
-	Server    string       `mapstructure:"server"`
-	Automount bool         `mapstructure:"automount" ansible:"default=false"`
-	Force     bool         `mapstructure:"force" ansible:"default=false"`
+	Name      string        `mapstructure:"name"`
+	Server    string        `mapstructure:"server"`
+	Automount bool          `mapstructure:"automount" ansible:"default=false"`
+	Force     bool          `mapstructure:"force" ansible:"default=false"`
 	Volumes   []AttachEntry `mapstructure:"volumes"`
 }
 
