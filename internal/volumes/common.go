@@ -75,6 +75,7 @@ type session struct {
 	client      *hz.Client
 	concurrency int
 	skip        map[string]bool // hosts whose volumes are skipped (Common.SkipHosts)
+	endpoint    string          // the API spoken to, for messages (never the token)
 }
 
 // open validates the common options, registers the token as a secret, and returns the call's
@@ -116,7 +117,7 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		deadline = d
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
-	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}}
+	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}, endpoint: c.endpoint()}
 	for _, h := range c.SkipHosts {
 		s.skip[h] = true
 	}
@@ -129,14 +130,31 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 	return ctx, s, closeFn, nil
 }
 
-// snapshot reads the call's one snapshot. A refused token is said in the words of the option
-// to fix, since it is the first request of every call.
+// snapshot reads the call's one snapshot, the first request of every call: every module reads
+// it here, so that a wrong token or endpoint is said the same way in all six.
 func (s *session) snapshot(ctx context.Context, o hz.SnapshotOpts) (*hz.Snapshot, error) {
 	snap, err := s.client.Snapshot(ctx, o)
-	if hz.IsUnauthorized(err) {
-		return nil, fmt.Errorf("api_token: the API refused the token (set api_token or HCLOUD_TOKEN to a read/write token of the project): %w", err)
+	if err != nil {
+		return nil, s.explain(err)
 	}
-	return snap, err
+	return snap, nil
+}
+
+// explain words the errors that no retry can mend in terms of the option to fix: a refused
+// token or a missing permission names api_token/HCLOUD_TOKEN, an endpoint that cannot be
+// reached names api_endpoint/HCLOUD_ENDPOINT, and each names the endpoint. Others are as is.
+func (s *session) explain(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case hz.IsUnauthorized(err):
+		return fmt.Errorf("api_token: the API at %s refused the token (set api_token or HCLOUD_TOKEN to a read/write token of this project): %w", s.endpoint, err)
+	case hz.IsForbidden(err):
+		return fmt.Errorf("api_token: the API at %s denied the token the permission (set api_token or HCLOUD_TOKEN to a token with Read & Write permission): %w", s.endpoint, err)
+	case hz.IsUnreachable(err):
+		return fmt.Errorf("api_endpoint: cannot reach the API at %s, and retrying cannot help (check api_endpoint or HCLOUD_ENDPOINT): %w", s.endpoint, err)
+	}
+	return err
 }
 
 // Item is the result for one volume, the same in every module (docs/ARCHITECTURE.md).
@@ -262,7 +280,7 @@ func runItems[T any](ctx context.Context, s *session, items []T, ident func(T) I
 			return it, nil
 		}
 		err := fn(ctx, item, &it)
-		return it, err
+		return it, s.explain(err)
 	})
 	out := make([]Item, len(items))
 	for i, o := range outcomes {

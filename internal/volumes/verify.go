@@ -106,7 +106,7 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 
 	// Listing every volume is what lets a forbidden name be found without knowing it, and it
 	// costs the same pages whether the plan has 3 volumes or 47.
-	snap, err := s.client.Snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
+	snap, err := s.snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
 	if err != nil {
 		return nil, err
 	}
