@@ -1,12 +1,17 @@
 package volumes
 
 import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keybuzz/kbv3/internal/oplog"
 	"github.com/keybuzz/kbv3/internal/sim"
 )
 
@@ -139,4 +144,61 @@ func TestNameOnce(t *testing.T) {
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, nameOnce(tc.name, tc.in))
 	}
+}
+
+// TestLogReplays: every line carries the run and check mode; attach lines name the target
+// server, with size and duration; every would_* of a check run is logged.
+func TestLogReplays(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+	logPath := filepath.Join(t.TempDir(), "ops.jsonl")
+	common := map[string]any{"log_path": logPath, "run_id": "RUN-1"}
+	with := func(args map[string]any) map[string]any {
+		maps.Copy(args, common)
+		return args
+	}
+	attach := with(map[string]any{"name": "vol-spare", "server": "app-02"})
+	require.Equal(t, []string{"would_attach"}, r.attach(attach, true).actions())
+	del := with(map[string]any{"name": "vol-app-01", "id": r.id("vol-app-01"), "detach": true})
+	require.Equal(t, []string{"would_delete"}, r.delete(del, true).actions())
+	create := with(map[string]any{"name": "vol-new", "size": 12, "server": "app-01"})
+	require.Equal(t, []string{"would_create"}, r.create(create, true).actions())
+	require.Equal(t, []string{"attached"}, r.attach(attach, false).actions())
+
+	data, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	var lines []oplog.Entry
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e oplog.Entry
+		require.NoError(t, json.Unmarshal([]byte(l), &e), l)
+		assert.Equal(t, "RUN-1", e.RunID, l)
+		lines = append(lines, e)
+	}
+	find := func(outcome string) oplog.Entry {
+		t.Helper()
+		for _, e := range lines {
+			if e.Outcome == outcome {
+				return e
+			}
+		}
+		t.Fatalf("no %s line in %s", outcome, data)
+		return oplog.Entry{}
+	}
+	wa := find("would_attach")
+	assert.True(t, wa.CheckMode)
+	assert.Equal(t, "app-02", wa.Server, "the target of the attach")
+	assert.Equal(t, 10, wa.SizeGB)
+	wd := find("would_delete")
+	assert.True(t, wd.CheckMode)
+	assert.Equal(t, 20, wd.SizeGB)
+	wc := find("would_create")
+	assert.Equal(t, "app-01", wc.Server)
+	assert.Equal(t, 12, wc.SizeGB)
+	st := find("started")
+	assert.False(t, st.CheckMode)
+	assert.Equal(t, "app-02", st.Server, "the started line of an attach names the target")
+	at := find("attached")
+	assert.False(t, at.CheckMode)
+	assert.Equal(t, "app-02", at.Server)
+	assert.Equal(t, 10, at.SizeGB)
+	assert.Positive(t, at.DurationMS, "an attach waits for its action")
 }
