@@ -54,7 +54,7 @@ func TestAttach(t *testing.T) {
 			args:    map[string]any{"volumes": []map[string]any{{"hostname": "app-02"}, {"hostname": "app-01"}}},
 			actions: []string{"failed", "attached"},
 			failed:  true,
-			msg:     "kbv3-app-02-data (volumes[0] (app-02): the volume is attached to app-01, not app-02; set force: true to move it",
+			msg:     "volumes[0] (app-02): volume kbv3-app-02-data is attached to app-01, not app-02; set force: true to move it",
 			servers: map[string]string{"kbv3-app-02-data": "app-01", "kbv3-app-01-data": "app-01"},
 		},
 		{
@@ -69,7 +69,7 @@ func TestAttach(t *testing.T) {
 			args:    map[string]any{"force": true, "volumes": []map[string]any{{"hostname": "db-01"}}},
 			actions: []string{"failed"},
 			failed:  true,
-			msg:     "kbv3-db-01-data (volumes[0] (db-01): the volume is in hel1, server db-01 is in nbg1",
+			msg:     "volumes[0] (db-01): volume kbv3-db-01-data is in hel1, server db-01 is in nbg1",
 			servers: map[string]string{"kbv3-db-01-data": ""},
 		},
 		{
@@ -77,7 +77,7 @@ func TestAttach(t *testing.T) {
 			args:    map[string]any{"name": "kbv3-app-01-data", "server": "ghost-01"},
 			actions: []string{"failed"},
 			failed:  true,
-			msg:     "kbv3-app-01-data (server ghost-01 does not exist)",
+			msg:     "volume kbv3-app-01-data: server ghost-01 does not exist",
 		},
 	}
 	for _, tc := range cases {
@@ -116,7 +116,7 @@ func TestAttachMissingVolume(t *testing.T) {
 
 	out := r.attach(args, false)
 	assert.True(t, out.Failed)
-	assert.Equal(t, "failed: 1; kbv3-db-01-data (volumes[0] (db-01): the volume does not exist; kbv3_volume_create creates it)", out.Msg)
+	assert.Equal(t, "failed: 1; volumes[0] (db-01): volume kbv3-db-01-data does not exist; kbv3_volume_create creates it", out.Msg)
 }
 
 func TestAttachInvalidInput(t *testing.T) {

@@ -34,7 +34,7 @@ func TestAttachKeepEntry(t *testing.T) {
 		{name: "the live id: attached", id: func(r *rig) int64 { return r.id("vol-spare") }, action: "attached", attached: true,
 			msg: "attached: 1"},
 		{name: "another id: refused", id: func(r *rig) int64 { return r.id("vol-spare") + 1000 }, action: ActionRefused, failed: true,
-			msg: "vol-spare (volumes[0] (app-01): the volume now has id "},
+			msg: "refused: 1; volumes[0] (app-01): volume vol-spare now has id "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,9 +135,10 @@ func TestDetachThenDeleteInCheckMode(t *testing.T) {
 
 func TestNameOnce(t *testing.T) {
 	cases := []struct{ name, in, want string }{
-		{"db-1", "volumes[3] (db-1): volume db-1 is attached to x", "volumes[3]: the volume is attached to x"},
-		{"db-1", "volume db-10 is attached", "volume db-10 is attached"},
-		{"db-1", "volume db-1: the volume is delete-protected", "the volume is delete-protected"},
+		{"db-1", "volumes[3] (db-1): volume db-1 is attached to x", "volumes[3] (db-1): the volume is attached to x"},
+		{"db-1", "volumes[3] (web-1): volume db-1 is in fsn1; volume db-1 again", "volumes[3] (web-1): volume db-1 is in fsn1; the volume again"},
+		{"db-1", "volume db-10 is attached; volume db-10 again", "volume db-10 is attached; volume db-10 again"},
+		{"db-1", "volume db-1: volume db-1 is delete-protected", "volume db-1: the volume is delete-protected"},
 		{"db-1", "not deleted: volumes[0] (db-2) was refused", "not deleted: volumes[0] (db-2) was refused"},
 		{"", "volume x", "volume x"},
 	}

@@ -148,9 +148,9 @@ func (s *session) explain(err error) error {
 	case err == nil:
 		return nil
 	case hz.IsUnauthorized(err):
-		return fmt.Errorf("api_token: the API at %s refused the token (set api_token or HCLOUD_TOKEN to a read/write token of this project): %w", s.endpoint, err)
+		return fmt.Errorf("api_token: the API refused the token (set api_token or HCLOUD_TOKEN to a read/write token of the project of %s): %w", s.endpoint, err)
 	case hz.IsForbidden(err):
-		return fmt.Errorf("api_token: the API at %s denied the token the permission (set api_token or HCLOUD_TOKEN to a token with Read & Write permission): %w", s.endpoint, err)
+		return fmt.Errorf("api_token: the API denied the token the permission (set api_token or HCLOUD_TOKEN to a token with Read & Write permission of the project of %s): %w", s.endpoint, err)
 	case hz.IsUnreachable(err):
 		return fmt.Errorf("api_endpoint: cannot reach the API at %s, and retrying cannot help (check api_endpoint or HCLOUD_ENDPOINT): %w", s.endpoint, err)
 	}
@@ -199,21 +199,41 @@ func (it *Item) fail(action string, err error) {
 	it.diff = nil
 }
 
-// nameOnce drops the volume's name from an item's error: the item (and msg, which puts the
-// name before the error) names it already, where the layers of an error each named it again
-// ("volumes[3] (NAME): ... volume NAME ..."). "volumes[3] (NAME)" keeps its index, "volume
-// NAME" becomes "the volume". Other volumes' names stay.
+// nameOnce keeps one mention of the volume in an item's error, where the layers of an error
+// each named it again ("volumes[3] (NAME): ... volume NAME ..."): the first mention stays, and
+// a later "volume NAME" becomes "the volume". result then leaves out the label of an error that
+// names its volume already, so msg names each volume once too. Other volumes' names stay.
 func nameOnce(name, msg string) string {
 	if name == "" {
 		return msg
 	}
-	msg = replaceWord(msg, " ("+name+")", "")
-	msg = replaceWord(msg, "volume "+name, "the volume")
-	msg = replaceWord(msg, "Volume "+name, "The volume")
-	if rest, ok := strings.CutPrefix(msg, "the volume: "); ok {
-		msg = rest
+	first := indexWord(msg, "("+name+")")
+	if first < 0 {
+		first = indexWord(msg, "volume "+name)
+		if first < 0 {
+			return msg
+		}
+		first += len("volume " + name)
+	} else {
+		first += len(name) + 2
 	}
-	return msg
+	return msg[:first] + replaceWord(msg[first:], "volume "+name, "the volume")
+}
+
+// indexWord is strings.Index of old where it is not followed by a character that continues a
+// volume name; -1 when there is none.
+func indexWord(s, old string) int {
+	for off := 0; ; {
+		i := strings.Index(s[off:], old)
+		if i < 0 {
+			return -1
+		}
+		end := off + i + len(old)
+		if end >= len(s) || !isNameChar(s[end]) || !isNameChar(old[len(old)-1]) {
+			return off + i
+		}
+		off = end
+	}
 }
 
 // replaceWord replaces old in s where it is not followed by a character that continues a
@@ -329,7 +349,11 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 			} else {
 				r.Failed = true
 			}
-			bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
+			if it.Volume != "" && indexWord(it.Error, it.Volume) >= 0 {
+				bad = append(bad, it.Error) // it names the volume already
+			} else {
+				bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
+			}
 		}
 	}
 	r.Values["failed_hosts"] = failedHosts(items)

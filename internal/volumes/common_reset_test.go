@@ -156,8 +156,9 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		require.Len(t, failed, 1, out.Msg)
-		assert.Regexp(t, `^attach_volume action \d+ on the volume failed: \w+: .+`, failed[0].Error)
-		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; kbv3-app-0"), out.Msg)
+		assert.Regexp(t, `^attach_volume action \d+ on volume kbv3-app-0\d-data failed: \w+: .+`, failed[0].Error)
+		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; attach_volume action "), out.Msg)
+		assert.Equal(t, 1, strings.Count(out.Msg, failed[0].Volume), "msg names the volume once: %s", out.Msg)
 	})
 
 	t.Run("an action that never ends: the call ends at its timeout, the others done", func(t *testing.T) {
@@ -173,7 +174,7 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		require.Len(t, failed, 1, out.Msg)
-		assert.Regexp(t, `^waiting for attach_volume action \d+ on the volume: deadline exceeded after `, failed[0].Error)
+		assert.Regexp(t, `^waiting for attach_volume action \d+ on volume kbv3-app-0\d-data: deadline exceeded after `, failed[0].Error)
 		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1"), out.Msg)
 	})
 

@@ -38,12 +38,20 @@ func TestMessagesNameWhatToFix(t *testing.T) {
 		{
 			name:  "a refused token",
 			setup: func(r *rig, args map[string]any) { args["api_token"] = strings.Repeat("w", 64) },
-			want:  []string{"api_token: the API at ", "refused the token", "api_token or HCLOUD_TOKEN"},
+			want:  []string{"api_token: the API refused the token", "api_token or HCLOUD_TOKEN"},
 		},
 		{
 			name:  "a token without the permission",
 			setup: func(r *rig, args map[string]any) { r.fault("GET /v1/volumes status=403 code=forbidden") },
-			want:  []string{"api_token: the API at ", "denied the token the permission", "api_token or HCLOUD_TOKEN"},
+			want:  []string{"api_token: the API denied the token the permission", "api_token or HCLOUD_TOKEN"},
+		},
+		{
+			name: "TLS spoken to a plain-HTTP endpoint",
+			setup: func(r *rig, args map[string]any) {
+				args["api_endpoint"] = strings.Replace(r.endpoint, "http://", "https://", 1)
+			},
+			want:    []string{"api_endpoint: cannot reach the API at https://", "api_endpoint or HCLOUD_ENDPOINT"},
+			wantNot: []string{"api_token", "HCLOUD_TOKEN", "attempts"},
 		},
 		{
 			name:    "a refused connection",
