@@ -51,9 +51,10 @@ const (
 
 // attachTask is one volume to attach to its server, decided against the snapshot.
 type attachTask struct {
-	where  string // how errors name it
-	name   string
-	server string
+	where     string // how errors name it
+	name      string
+	server    string
+	automount bool // the entry's own automount (the option applies to all)
 	// serverID and location are the server's, when kbv3_volume_info resolved them already.
 	serverID int64
 	location string
@@ -98,7 +99,6 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		o.decide(m, snap, &tasks[i])
 	}
 
-	automount := hcloud.Ptr(o.Automount)
 	items := runItems(ctx, s, tasks, attachIdent, func(ctx context.Context, t attachTask, it *Item) error {
 		if t.err != nil {
 			if t.refused {
@@ -127,7 +127,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 			}
 			it.setOutcome(res.Outcome)
 		}
-		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: automount, Check: m.CheckMode})
+		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: hcloud.Ptr(o.Automount || t.automount), Check: m.CheckMode})
 		if err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	}
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
-		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location, id: e.ID}
+		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location, id: e.ID, automount: e.Automount}
 	}
 	return tasks, errors.Join(append([]error{plan.New(entries).Validate()}, errs...)...)
 }
