@@ -86,7 +86,7 @@ lint: deps
 	ansible-lint playbooks/
 
 unit:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 75m ./...
 
 test: deps build platforms modern-ansible fmt vet staticcheck lint unit fuzz
 

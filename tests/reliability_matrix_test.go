@@ -150,6 +150,12 @@ func relMatrix() []relCase {
 		cases = append(cases, relCase{fault: "dropped connection (3)", stage: st, expect: expRecover, retries: true,
 			rules: rule(st, simproc.Fault{Effect: "drop", Nth: 1, Count: 3}, false)})
 	}
+	// The API applies the change and the answer is lost: the module finds the change made
+	// instead of making it twice (no duplicate volume, no second detach or delete).
+	for _, st := range []string{stDetach, stDelete, stCreate, stAttach} {
+		cases = append(cases, relCase{fault: "answer lost after the change (1)", stage: st, expect: expRecover, retries: true,
+			rules: rule(st, simproc.Fault{Effect: "drop_after", Nth: 2, Count: 1}, false)})
+	}
 	for _, st := range append(allStages, stPoll) {
 		cases = append(cases, relCase{fault: "response slowed by 2 s (4)", stage: st, expect: expRecover,
 			rules: rule(st, simproc.Fault{Effect: "delay", Delay: "2s", Nth: 1, Count: 4}, false)})

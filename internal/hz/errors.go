@@ -52,6 +52,14 @@ func IsRateLimited(err error) bool { return hcloud.IsError(err, hcloud.ErrorCode
 // IsUnauthorized reports whether err is the API's `unauthorized` (a wrong token).
 func IsUnauthorized(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeUnauthorized) }
 
+// IsForbidden reports whether err is the API's `forbidden`: the token lacks a permission (a
+// read-only token asked to change something).
+func IsForbidden(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeForbidden) }
+
+// IsUnreachable reports whether err is a failure to reach the endpoint that no retry mends
+// (see unreachable): the endpoint, not the token, is what to check.
+func IsUnreachable(err error) bool { return err != nil && !IsDeadline(err) && unreachable(err) }
+
 // IsDeadline reports whether err ended a wait or request at the call's deadline.
 func IsDeadline(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
 

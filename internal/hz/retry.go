@@ -52,6 +52,11 @@ type mutation struct {
 	// madeCodes are API errors that may mean an earlier attempt, or someone else, made the
 	// change; made decides.
 	madeCodes []hcloud.ErrorCode
+	// target and size, when set, fill the lines' server and size_gb before the volume has
+	// them (an attach's server, a create's size); start is when the operation began.
+	target string
+	size   int
+	start  time.Time
 }
 
 // how tells how a mutation ended up made.
@@ -100,6 +105,9 @@ func (c *Client) run(ctx context.Context, m mutation) (actions []*hcloud.Action,
 		}
 		e := m.entry
 		e.Attempt, e.Error = attempt, err.Error()
+		if !m.start.IsZero() {
+			e.DurationMS = time.Since(m.start).Milliseconds()
+		}
 		if wait, ok := c.retryable(ctx, cls, attempt); ok {
 			e.Outcome = logRetry
 			c.log.Write(e)

@@ -1,6 +1,8 @@
 package hz
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -258,7 +260,10 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 		req.Location = &hcloud.Location{Name: o.Location}
 	}
 	if o.Check {
-		return c.noop(s, o.Name, nil, OutcomeWouldCreate)
+		e := c.entry(s, o.Name, nil)
+		e.Server, e.SizeGB, e.Outcome = o.Server, o.SizeGB, string(OutcomeWouldCreate)
+		c.log.Write(e)
+		return Result{Outcome: OutcomeWouldCreate}, nil
 	}
 
 	wantLoc := o.Location
@@ -287,6 +292,7 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 		},
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeUniquenessError},
 	}
+	m.target, m.size = o.Server, o.SizeGB
 	res, err := c.apply(ctx, s, &hcloud.Volume{Name: o.Name}, OutcomeCreated, OutcomeExists, func(done bool) *hcloud.Volume {
 		after := *created
 		if sv != nil && !done {
@@ -360,7 +366,7 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 	case loc != "" && v.Location != nil && v.Location.Name != loc:
 		return c.refuse(s, o.Name, v, fmt.Errorf("%w: volume in %s, server %s in %s", ErrLocationMismatch, v.Location.Name, o.Server, loc))
 	case o.Check:
-		return c.noop(s, o.Name, v, OutcomeWouldAttach)
+		return c.noopOn(s, o.Name, v, o.Server, OutcomeWouldAttach)
 	}
 	attached := *v
 	attached.Server = &hcloud.Server{ID: sv.ID}
@@ -371,6 +377,7 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 		},
 		made:      c.madeIf(o.Name, func(cur *hcloud.Volume) bool { return cur != nil && cur.Server != nil && cur.Server.ID == sv.ID }),
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeVolumeAlreadyAttached},
+		target:    o.Server,
 	})
 }
 
@@ -434,7 +441,16 @@ func (c *Client) madeIf(name string, test func(cur *hcloud.Volume) bool) func(ct
 // it (nil: gone) in s. after learns whether the change was found made rather than sent. The
 // outcome is already when someone else made the change since the snapshot.
 func (c *Client) apply(ctx context.Context, s *Snapshot, v *hcloud.Volume, outcome, already Outcome, after func(done bool) *hcloud.Volume, m mutation) (Result, error) {
+	start := time.Now()
 	m.entry = c.entry(s, v.Name, v)
+	if m.target != "" {
+		// The server the change is for: an attach's line names where the volume goes.
+		m.entry.Server = m.target
+	}
+	if m.size != 0 {
+		m.entry.SizeGB = m.size
+	}
+	m.start = start
 	actions, made, attempts, err := c.run(ctx, m)
 	done := made != sent
 	if made == madeBefore {
@@ -448,6 +464,7 @@ func (c *Client) apply(ctx context.Context, s *Snapshot, v *hcloud.Volume, outco
 		if err := c.Wait(ctx, v.Name, actions...); err != nil {
 			e := m.entry
 			e.Outcome, e.Attempt, e.Error, e.ActionID = logFailed, attempts, err.Error(), lastID(actions)
+			e.DurationMS = time.Since(start).Milliseconds()
 			c.log.Write(e)
 			return res, err
 		}
@@ -467,12 +484,13 @@ func (c *Client) apply(ctx context.Context, s *Snapshot, v *hcloud.Volume, outco
 	// The line shows the server the volume is on after the change, or was on before it.
 	e := m.entry
 	if now != nil {
-		e.ID = now.ID
+		e.ID, e.SizeGB = now.ID, now.Size
 		if name := s.ServerName(now); name != "" {
 			e.Server = name
 		}
 	}
 	e.Outcome, e.Attempt, e.ActionID = string(outcome), attempts, lastID(actions)
+	e.DurationMS = time.Since(start).Milliseconds()
 	c.log.Write(e)
 	return res, nil
 }
@@ -485,13 +503,22 @@ func fixed(v *hcloud.Volume) func(bool) *hcloud.Volume {
 // Predict records a check-mode outcome that the caller decided without an operation of this
 // package (a delete of a volume an earlier task of the run would have detached, an attach of a
 // volume an earlier task would have created), so that the log shows every prediction.
-func (c *Client) Predict(s *Snapshot, name string, outcome Outcome) {
-	_, _ = c.noop(s, name, s.Volume(name), outcome)
+// server, when set, is the server the predicted change is for (an attach's target).
+func (c *Client) Predict(s *Snapshot, name, server string, outcome Outcome) {
+	_, _ = c.noopOn(s, name, s.Volume(name), server, outcome)
 }
 
 // noop records and returns an outcome reached without a request.
 func (c *Client) noop(s *Snapshot, name string, v *hcloud.Volume, outcome Outcome) (Result, error) {
+	return c.noopOn(s, name, v, "", outcome)
+}
+
+// noopOn is noop with the server the outcome is for, when that is not the volume's own.
+func (c *Client) noopOn(s *Snapshot, name string, v *hcloud.Volume, server string, outcome Outcome) (Result, error) {
 	e := c.entry(s, name, v)
+	if server != "" {
+		e.Server = server
+	}
 	e.Outcome = string(outcome)
 	c.log.Write(e)
 	return Result{Outcome: outcome, Volume: v, Server: s.ServerName(v)}, nil
@@ -508,7 +535,7 @@ func (c *Client) refuse(s *Snapshot, name string, v *hcloud.Volume, err error) (
 func (c *Client) entry(s *Snapshot, name string, v *hcloud.Volume) oplog.Entry {
 	e := oplog.Entry{Volume: name}
 	if v != nil {
-		e.ID, e.Server = v.ID, s.ServerName(v)
+		e.ID, e.Server, e.SizeGB = v.ID, s.ServerName(v), v.Size
 	}
 	return e
 }

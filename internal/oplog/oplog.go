@@ -26,6 +26,10 @@ type Entry struct {
 	Outcome  string    `json:"outcome"`
 	Attempt  int       `json:"attempt"`
 	Error    string    `json:"error"`
+	// SizeGB is the volume's size where known (0: not known, e.g. a read of a list).
+	SizeGB int `json:"size_gb,omitempty"`
+	// DurationMS is the time the operation took until this line, where it sent requests.
+	DurationMS int64 `json:"duration_ms,omitempty"`
 	// RunID and CheckMode tell which run wrote the line: runs share log_path, and a check-mode
 	// run's would_* lines must not be read as changes.
 	RunID     string `json:"run_id,omitempty"`

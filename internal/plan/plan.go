@@ -24,6 +24,9 @@ type Entry struct {
 	// Format is the filesystem the API puts on the volume when it creates it (xfs or ext4), so
 	// that the next step only mounts; "" leaves it unformatted. It cannot change afterwards.
 	Format string `json:"format,omitempty" mapstructure:"format"`
+	// Automount asks the API to have the server mount the volume when it is attached (the
+	// attach stage passes it with the entry's attach).
+	Automount bool `json:"automount,omitempty" mapstructure:"automount"`
 	// ServerID is the id of the hostname's server, as kbv3_volume_info resolved it for the
 	// reset's stages so that they need not read the servers again. Plan files name servers by
 	// hostname only: an id there could silently disagree with the name.

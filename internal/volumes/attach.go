@@ -15,11 +15,24 @@ import (
 // AttachOptions are the options of kbv3_volume_attach (plugins/modules/kbv3_volume_attach.yml).
 type AttachOptions struct {
 	Common    `mapstructure:",squash"`
-	Name      string       `mapstructure:"name"`
-	Server    string       `mapstructure:"server"`
-	Automount bool         `mapstructure:"automount" ansible:"default=false"`
-	Force     bool         `mapstructure:"force" ansible:"default=false"`
-	Volumes   []plan.Entry `mapstructure:"volumes"`
+	Name      string        `mapstructure:"name"`
+	Server    string        `mapstructure:"server"`
+	Automount bool          `mapstructure:"automount" ansible:"default=false"`
+	Force     bool          `mapstructure:"force" ansible:"default=false"`
+	Volumes   []AttachEntry `mapstructure:"volumes"`
+}
+
+// AttachEntry is an entry of kbv3_volume_attach's volumes: a plan entry, or an entry of
+// kbv3_volume_info's volume_diff.keep (hostname, volume, id, size_gb, location, server), so that
+// the diff's output chains into the module as it is. Plan files stay strict: plan.Entry has no
+// id or server, since there they could silently disagree with the names.
+type AttachEntry struct {
+	plan.Entry `mapstructure:",squash"`
+	// ID, when set, must be the live volume's: the keep list saw that volume, and attaching
+	// another volume of the same name would attach one nobody reviewed.
+	ID int64 `mapstructure:"id"`
+	// Server is where the diff saw the volume: informative, the target is Hostname.
+	Server string `mapstructure:"server"`
 }
 
 // AttachSpec describes kbv3_volume_attach to the protocol.
@@ -38,17 +51,20 @@ const (
 
 // attachTask is one volume to attach to its server, decided against the snapshot.
 type attachTask struct {
-	where  string // how errors name it
-	name   string
-	server string
+	where     string // how errors name it
+	name      string
+	server    string
+	automount bool // the entry's own automount (the option applies to all)
 	// serverID and location are the server's, when kbv3_volume_info resolved them already.
 	serverID int64
 	location string
 	sv       *hcloud.Server
+	id       int64          // the volume's id as the entry gives it; 0: any
 	v        *hcloud.Volume // nil: the volume does not exist (yet)
 	before   *State
 	move     bool // attached elsewhere, to be detached first
 	err      error
+	refused  bool // err is a refusal (the id differs), not a failure
 }
 
 // Attach attaches every volume to its server: attached, already_attached, moved (from another
@@ -83,13 +99,15 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		o.decide(m, snap, &tasks[i])
 	}
 
-	automount := hcloud.Ptr(o.Automount)
 	items := runItems(ctx, s, tasks, attachIdent, func(ctx context.Context, t attachTask, it *Item) error {
 		if t.err != nil {
+			if t.refused {
+				it.Action = ActionRefused
+			}
 			return t.err
 		}
 		if t.v == nil { // check mode only: decide failed it otherwise
-			s.client.Predict(snap, t.name, hz.OutcomeWouldAttach)
+			s.client.Predict(snap, t.name, t.server, hz.OutcomeWouldAttach)
 			it.setOutcome(hz.OutcomeWouldAttach)
 			it.diff = volumeDiff(t.name, nil, &State{Name: t.name, Location: it.Location, Server: t.server})
 			return nil
@@ -98,6 +116,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		after.Server = t.server
 		if t.move {
 			if m.CheckMode {
+				s.client.Predict(snap, t.name, t.server, hz.Outcome(ActionWouldMove))
 				it.set(ActionWouldMove, true)
 				it.diff = volumeDiff(t.name, t.before, &after)
 				return nil
@@ -108,7 +127,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 			}
 			it.setOutcome(res.Outcome)
 		}
-		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: automount, Check: m.CheckMode})
+		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: hcloud.Ptr(o.Automount || t.automount), Check: m.CheckMode})
 		if err != nil {
 			return err
 		}
@@ -136,17 +155,21 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	}
 	// size_gb is informative here: a plan entry without one is still a volume to attach.
 	entries := make([]plan.Entry, len(o.Volumes))
+	var errs []error
 	for i, e := range o.Volumes {
 		if e.SizeGB == 0 {
 			e.SizeGB = plan.MinSizeGB
 		}
-		entries[i] = e
+		entries[i] = e.Entry
+		if e.ID < 0 {
+			errs = append(errs, fmt.Errorf("volumes[%d] (%s): id %d is not a volume id", i, e.Hostname, e.ID))
+		}
 	}
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
-		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location}
+		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location, id: e.ID, automount: e.Automount}
 	}
-	return tasks, plan.New(entries).Validate()
+	return tasks, errors.Join(append([]error{plan.New(entries).Validate()}, errs...)...)
 }
 
 // decide checks t against the snapshot. What it finds wrong fails this volume only.
@@ -158,10 +181,22 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 		t.err = fmt.Errorf("%s: server %s does not exist", t.where, t.server)
 		return
 	}
-	if t.v == nil {
-		if !m.CheckMode {
-			t.err = fmt.Errorf("%s: volume %s does not exist; kbv3_volume_create creates it", t.where, t.name)
+	switch {
+	case t.v == nil && t.id != 0:
+		// The entry saw a volume that is gone: no task of this run can bring that one back.
+		t.err, t.refused = fmt.Errorf("%s: volume %s (id %d) does not exist any more; compute the diff again", t.where, t.name, t.id), true
+		return
+	case t.v == nil && !m.CheckMode:
+		t.err = fmt.Errorf("%s: volume %s does not exist; kbv3_volume_create creates it", t.where, t.name)
+		return
+	case t.v == nil:
+		if o.Name != "" {
+			// A misspelt name would pass a check run silently and fail the real one.
+			m.Warn("volume %s does not exist: a real run fails unless an earlier task creates it (kbv3_volume_create)", t.name)
 		}
+		return
+	case t.id != 0 && t.v.ID != t.id:
+		t.err, t.refused = fmt.Errorf("%s: volume %s now has id %d, not %d as the entry says; compute the diff again", t.where, t.name, t.v.ID, t.id), true
 		return
 	}
 	loc := ""

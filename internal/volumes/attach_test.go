@@ -116,7 +116,7 @@ func TestAttachMissingVolume(t *testing.T) {
 
 	out := r.attach(args, false)
 	assert.True(t, out.Failed)
-	assert.Equal(t, "failed: 1; kbv3-db-01-data (volumes[0] (db-01): volume kbv3-db-01-data does not exist; kbv3_volume_create creates it)", out.Msg)
+	assert.Equal(t, "failed: 1; volumes[0] (db-01): volume kbv3-db-01-data does not exist; kbv3_volume_create creates it", out.Msg)
 }
 
 func TestAttachInvalidInput(t *testing.T) {

@@ -75,6 +75,7 @@ type session struct {
 	client      *hz.Client
 	concurrency int
 	skip        map[string]bool // hosts whose volumes are skipped (Common.SkipHosts)
+	endpoint    string          // the API spoken to, for messages (never the token)
 }
 
 // open validates the common options, registers the token as a secret, and returns the call's
@@ -116,7 +117,7 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 		deadline = d
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
-	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}}
+	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}, endpoint: c.endpoint()}
 	for _, h := range c.SkipHosts {
 		s.skip[h] = true
 	}
@@ -129,14 +130,31 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 	return ctx, s, closeFn, nil
 }
 
-// snapshot reads the call's one snapshot. A refused token is said in the words of the option
-// to fix, since it is the first request of every call.
+// snapshot reads the call's one snapshot, the first request of every call: every module reads
+// it here, so that a wrong token or endpoint is said the same way in all six.
 func (s *session) snapshot(ctx context.Context, o hz.SnapshotOpts) (*hz.Snapshot, error) {
 	snap, err := s.client.Snapshot(ctx, o)
-	if hz.IsUnauthorized(err) {
-		return nil, fmt.Errorf("api_token: the API refused the token (set api_token or HCLOUD_TOKEN to a read/write token of the project): %w", err)
+	if err != nil {
+		return nil, s.explain(err)
 	}
-	return snap, err
+	return snap, nil
+}
+
+// explain words the errors that no retry can mend in terms of the option to fix: a refused
+// token or a missing permission names api_token/HCLOUD_TOKEN, an endpoint that cannot be
+// reached names api_endpoint/HCLOUD_ENDPOINT, and each names the endpoint. Others are as is.
+func (s *session) explain(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case hz.IsUnauthorized(err):
+		return fmt.Errorf("api_token: the API refused the token (set api_token or HCLOUD_TOKEN to a read/write token of the project of %s): %w", s.endpoint, err)
+	case hz.IsForbidden(err):
+		return fmt.Errorf("api_token: the API denied the token the permission (set api_token or HCLOUD_TOKEN to a token with Read & Write permission of the project of %s): %w", s.endpoint, err)
+	case hz.IsUnreachable(err):
+		return fmt.Errorf("api_endpoint: cannot reach the API at %s, and retrying cannot help (check api_endpoint or HCLOUD_ENDPOINT): %w", s.endpoint, err)
+	}
+	return err
 }
 
 // Item is the result for one volume, the same in every module (docs/ARCHITECTURE.md).
@@ -157,6 +175,9 @@ type Item struct {
 	// before and after, for diff mode. Neither is printed as such.
 	changed bool
 	diff    *ansible.Diff
+	// predicted marks a check-mode refusal that an earlier task of the run may lift (a delete
+	// of a volume a detach task before it would have detached): it warns, it does not fail.
+	predicted bool
 }
 
 // ActionFailed and ActionRefused are the actions of items that did not succeed: refused means
@@ -174,8 +195,70 @@ const (
 // volume, and the task must say so.
 func (it *Item) fail(action string, err error) {
 	it.Action = action
-	it.Error = oneLine(err)
+	it.Error = nameOnce(it.Volume, oneLine(err))
 	it.diff = nil
+}
+
+// nameOnce keeps one mention of the volume in an item's error, where the layers of an error
+// each named it again ("volumes[3] (NAME): ... volume NAME ..."): the first mention stays, and
+// a later "volume NAME" becomes "the volume". result then leaves out the label of an error that
+// names its volume already, so msg names each volume once too. Other volumes' names stay.
+func nameOnce(name, msg string) string {
+	if name == "" {
+		return msg
+	}
+	first := indexWord(msg, "("+name+")")
+	if first < 0 {
+		first = indexWord(msg, "volume "+name)
+		if first < 0 {
+			return msg
+		}
+		first += len("volume " + name)
+	} else {
+		first += len(name) + 2
+	}
+	return msg[:first] + replaceWord(msg[first:], "volume "+name, "the volume")
+}
+
+// indexWord is strings.Index of old where it is not followed by a character that continues a
+// volume name; -1 when there is none.
+func indexWord(s, old string) int {
+	for off := 0; ; {
+		i := strings.Index(s[off:], old)
+		if i < 0 {
+			return -1
+		}
+		end := off + i + len(old)
+		if end >= len(s) || !isNameChar(s[end]) || !isNameChar(old[len(old)-1]) {
+			return off + i
+		}
+		off = end
+	}
+}
+
+// replaceWord replaces old in s where it is not followed by a character that continues a
+// volume name, so that "volume db-1" is not found inside "volume db-10".
+func replaceWord(s, old, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		if end < len(s) && isNameChar(s[end]) && isNameChar(old[len(old)-1]) {
+			b.WriteString(s[:end])
+		} else {
+			b.WriteString(s[:i])
+			b.WriteString(repl)
+		}
+		s = s[end:]
+	}
+}
+
+func isNameChar(c byte) bool {
+	return c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // describe fills the item with what st shows of the volume.
@@ -217,7 +300,7 @@ func runItems[T any](ctx context.Context, s *session, items []T, ident func(T) I
 			return it, nil
 		}
 		err := fn(ctx, item, &it)
-		return it, err
+		return it, s.explain(err)
 	})
 	out := make([]Item, len(items))
 	for i, o := range outcomes {
@@ -261,8 +344,16 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 			}
 		}
 		if it.Action == ActionFailed || it.Action == ActionRefused {
-			r.Failed = true
-			bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
+			if it.predicted && m.CheckMode {
+				m.Warn("%s: %s", it.label(), it.Error)
+			} else {
+				r.Failed = true
+			}
+			if it.Volume != "" && indexWord(it.Error, it.Volume) >= 0 {
+				bad = append(bad, it.Error) // it names the volume already
+			} else {
+				bad = append(bad, fmt.Sprintf("%s (%s)", it.label(), it.Error))
+			}
 		}
 	}
 	r.Values["failed_hosts"] = failedHosts(items)
@@ -286,7 +377,7 @@ func result(m *ansible.Module, items []Item, values map[string]any) *ansible.Res
 func failedHosts(items []Item) []string {
 	out := []string{}
 	for _, it := range items {
-		if it.Host != "" && (it.Action == ActionFailed || it.Action == ActionRefused) && !slices.Contains(out, it.Host) {
+		if it.Host != "" && !it.predicted && (it.Action == ActionFailed || it.Action == ActionRefused) && !slices.Contains(out, it.Host) {
 			out = append(out, it.Host)
 		}
 	}

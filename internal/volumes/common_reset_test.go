@@ -157,7 +157,8 @@ func TestFaults(t *testing.T) {
 		}
 		require.Len(t, failed, 1, out.Msg)
 		assert.Regexp(t, `^attach_volume action \d+ on volume kbv3-app-0\d-data failed: \w+: .+`, failed[0].Error)
-		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; kbv3-app-0"), out.Msg)
+		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; attach_volume action "), out.Msg)
+		assert.Equal(t, 1, strings.Count(out.Msg, failed[0].Volume), "msg names the volume once: %s", out.Msg)
 	})
 
 	t.Run("an action that never ends: the call ends at its timeout, the others done", func(t *testing.T) {

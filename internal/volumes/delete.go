@@ -32,7 +32,13 @@ var DeleteSpec = ansible.Spec{
 type deleteTask struct {
 	located
 	skip error // another entry is refused, so this one is left alone
+	// predicted marks a check-mode refusal that an earlier task of the same run (a detach) may
+	// lift: reported refused, with a warning, without failing the check run for it.
+	predicted bool
 }
+
+// errAttached is the refusal of an attached volume without detach: true.
+var errAttached = errors.New("the volume is attached")
 
 // Delete deletes exactly the volumes of the list, each named by id and name together.
 //
@@ -59,6 +65,12 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 		t := deleteTask{located: l}
 		if t.refusal == nil && t.v != nil {
 			t.refusal = o.check(t.ref, t.before)
+			if m.CheckMode && errors.Is(t.refusal, errAttached) {
+				// In check mode the detach task before this one changed nothing, so the volume
+				// still looks attached: the real run refuses it only if nothing detaches it.
+				t.refusal = fmt.Errorf("would be refused: %s: the volume is attached to %s; set detach: true, or run the detach task first (in check mode it detached nothing)", t.ref, t.before.Server)
+				t.predicted = true
+			}
 		}
 		if t.refusal != nil {
 			refused = append(refused, t.ref)
@@ -80,7 +92,7 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 	items := runItems(ctx, s, tasks, deleteIdent, func(ctx context.Context, t deleteTask, it *Item) error {
 		switch {
 		case t.refusal != nil:
-			it.Action = ActionRefused
+			it.Action, it.predicted = ActionRefused, t.predicted
 			return t.refusal
 		case t.skip != nil:
 			it.set(ActionSkipped, false)
@@ -111,7 +123,7 @@ func (o *DeleteOptions) check(r ref, live *State) error {
 	case live.Protection && !o.RemoveProtection:
 		return fmt.Errorf("%s: the volume is delete-protected; set remove_protection: true to remove the protection and delete it", r)
 	case live.Server != "" && !o.Detach:
-		return fmt.Errorf("%s: the volume is attached to %s; set detach: true to detach and delete it", r, live.Server)
+		return fmt.Errorf("%s: %w to %s; set detach: true to detach and delete it", r, errAttached, live.Server)
 	}
 	return nil
 }
@@ -130,7 +142,7 @@ func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 			it.setOutcome(res.Outcome)
 			return nil
 		}
-		s.client.Predict(snap, name, hz.OutcomeWouldDelete)
+		s.client.Predict(snap, name, "", hz.OutcomeWouldDelete)
 		it.setOutcome(hz.OutcomeWouldDelete)
 		return nil
 	}

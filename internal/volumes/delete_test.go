@@ -69,7 +69,7 @@ func TestDelete(t *testing.T) {
 			},
 			actions: []string{"skipped", "refused"},
 			failed:  true,
-			msg:     "skipped: 1, refused: 1; vol-app-01 (volumes[1] (vol-app-01): the volume is attached to app-01; set detach: true",
+			msg:     "skipped: 1, refused: 1; volumes[1] (vol-app-01): the volume is attached to app-01; set detach: true",
 		},
 		{
 			name:    "protected without remove_protection: refused",
@@ -104,7 +104,7 @@ func TestDelete(t *testing.T) {
 			},
 			actions: []string{"refused"},
 			failed:  true,
-			msg:     "volume vol-spare now has id",
+			msg:     "volumes[0] (vol-spare): the volume now has id",
 		},
 		{
 			name: "another size than reviewed: refused",

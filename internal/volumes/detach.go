@@ -48,6 +48,10 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 		case t.v == nil && o.FailOnMissing:
 			return fmt.Errorf("%s does not exist", t.ref)
 		case t.v == nil:
+			if t.index < 0 {
+				// One volume named by hand: absent is more likely a typo than a done job.
+				m.Warn("%s does not exist (reported absent); check the name, or set fail_on_missing: true to fail on it", t.ref)
+			}
 			it.setOutcome(hz.OutcomeAbsent)
 			return nil
 		}

@@ -35,7 +35,7 @@ func TestDetach(t *testing.T) {
 			},
 			actions: []string{"failed", "detached"},
 			failed:  true,
-			msg:     "vol-gone (volumes[0] (vol-gone) does not exist)",
+			msg:     "failed: 1; volumes[0] (vol-gone) does not exist",
 			servers: map[string]string{"vol-app-01": ""},
 		},
 		{
@@ -70,7 +70,7 @@ func TestDetach(t *testing.T) {
 			},
 			actions: []string{"refused"},
 			failed:  true,
-			msg:     "volume vol-app-01 now has id",
+			msg:     "(vol-app-01): the volume now has id",
 			servers: map[string]string{"vol-app-01": "app-01"},
 		},
 	}

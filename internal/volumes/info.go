@@ -85,7 +85,7 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 	} else {
 		opts.LabelSelector = o.LabelSelector
 	}
-	snap, err := s.client.Snapshot(ctx, opts)
+	snap, err := s.snapshot(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

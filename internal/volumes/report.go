@@ -25,6 +25,7 @@ func (v *Verification) Markdown(at time.Time) string {
 	if v.RunID != "" {
 		fmt.Fprintf(&b, "**Run:** %s\n\n", v.RunID)
 	}
+	v.Audit.header(&b, v.RunID)
 	status := "✅ as planned"
 	if len(v.Problems) > 0 {
 		status = fmt.Sprintf("❌ %d problem%s", len(v.Problems), plural(len(v.Problems)))
@@ -38,15 +39,19 @@ func (v *Verification) Markdown(at time.Time) string {
 	fmt.Fprintf(&b, "- Volumes planned: %d\n- Found: %d\n- Attached to their server: %d\n- Matching the plan: %d\n- Forbidden volumes left: %d\n\n",
 		c.Planned, c.Found, c.Attached, c.Matching, c.ForbiddenLeft)
 
+	v.Audit.did(&b)
+	v.Audit.failed(&b, v.FailedHosts)
+
 	b.WriteString("## Volumes\n\n")
-	b.WriteString("| Hostname | Volume name | Role | Planned (GB) | Size (GB) | Location | Server attached | Status |\n")
-	b.WriteString("|----------|-------------|------|-------------:|----------:|----------|-----------------|--------|\n")
+	b.WriteString("The end state, as the API shows it after the run. Device is the volume's `linux_device` on its server.\n\n")
+	b.WriteString("| Hostname | Volume name | Role | Planned (GB) | Size (GB) | Location | Server attached | Device | Status |\n")
+	b.WriteString("|----------|-------------|------|-------------:|----------:|----------|-----------------|--------|--------|\n")
 	for _, r := range v.Rows {
-		size, loc, server, mark := "—", "—", "—", "✅"
+		size, loc, server, device, mark := "—", "—", "—", "—", "✅"
 		if r.ID != 0 {
 			size, loc = strconv.Itoa(r.SizeGB), cell(r.Location)
 			if r.Server != "" {
-				server = cell(r.Server)
+				server, device = cell(r.Server), cell(r.LinuxDevice)
 			}
 		}
 		switch {
@@ -55,8 +60,8 @@ func (v *Verification) Markdown(at time.Time) string {
 		case !r.OK:
 			mark = "❌"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s | %s |\n",
-			cell(r.Hostname), cell(r.Volume), cell(r.entry.Role), r.entry.SizeGB, size, loc, server, mark)
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+			cell(r.Hostname), cell(r.Volume), cell(r.entry.Role), r.entry.SizeGB, size, loc, server, device, mark)
 	}
 
 	b.WriteString("\n## Sizes\n\n")
@@ -175,4 +180,136 @@ func fileDiffers(name string, data []byte) (bool, error) {
 		return false, err
 	}
 	return !bytes.Equal(old, data), nil
+}
+
+// header writes the run's record: when, against which API, for which hosts, and where the
+// records of other runs are.
+func (a Audit) header(b *strings.Builder, runID string) {
+	if a.End.IsZero() {
+		return
+	}
+	if !a.Start.IsZero() {
+		fmt.Fprintf(b, "- Started: %s\n- Ended: %s\n- Duration: %s\n", a.Start.UTC().Format(time.DateTime+" UTC"),
+			a.End.UTC().Format(time.DateTime+" UTC"), a.End.Sub(a.Start).Round(time.Second))
+	} else {
+		fmt.Fprintf(b, "- Ended: %s\n", a.End.UTC().Format(time.DateTime+" UTC"))
+	}
+	fmt.Fprintf(b, "- Endpoint: %s\n", a.Endpoint)
+	switch {
+	case a.Full == nil:
+		fmt.Fprintf(b, "- Scope: the %d plan host%s verified\n", len(a.Hosts), plural(len(a.Hosts)))
+	case *a.Full:
+		fmt.Fprintf(b, "- Scope: full, every plan host (%d)\n", len(a.Hosts))
+	default:
+		fmt.Fprintf(b, "- Scope: limited (--limit) to %d plan host%s: %s\n", len(a.Hosts), plural(len(a.Hosts)), shortList(a.Hosts))
+	}
+	b.WriteString("- Check mode: no (a check-mode run writes no report)\n")
+	if a.Own != "" {
+		fmt.Fprintf(b, "- Record: this is run %s's own report, %s. %s is a link to the latest run's report; every run keeps its own, so a limited run never replaces a full run's record.\n",
+			runID, filepath.Base(a.Own), filepath.Base(a.Stable))
+	}
+	b.WriteString("\n")
+}
+
+// doneActions are the actions that changed a volume, in the words of the report.
+var doneActions = map[string]string{
+	"created": "created", "resized": "grown", "updated": "labels updated", "detached": "detached",
+	"attached": "attached", ActionMoved: "moved", "deleted": "deleted",
+}
+
+// did writes what this run changed, per stage and volume, with the totals.
+func (a Audit) did(b *strings.Builder) {
+	if a.End.IsZero() {
+		return
+	}
+	b.WriteString("## What this run did\n\n")
+	type total struct{ n, gb int }
+	totals := map[string]*total{}
+	var order []string
+	var rows []string
+	for _, st := range a.Done.stages() {
+		for _, it := range st.items {
+			what, ok := doneActions[it.Action]
+			if !ok {
+				continue
+			}
+			if totals[what] == nil {
+				totals[what] = &total{}
+				order = append(order, what)
+			}
+			totals[what].n++
+			totals[what].gb += it.Size
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", st.name, cell(it.Volume), idCell(it.ID),
+				sizeCell(it.Size), cell(it.Server), cell(it.Host), what))
+		}
+	}
+	if len(rows) == 0 {
+		b.WriteString("Nothing: every volume was already as planned, or no stage results were given.\n\n")
+		return
+	}
+	parts := make([]string, 0, len(order))
+	for _, what := range order {
+		t := totals[what]
+		parts = append(parts, fmt.Sprintf("%s %d (%d GB)", what, t.n, t.gb))
+	}
+	fmt.Fprintf(b, "%s.\n\n", strings.Join(parts, ", "))
+	b.WriteString("| Stage | Volume name | ID | Size (GB) | Server | Host | Done |\n|-------|-------------|---:|----------:|--------|------|------|\n")
+	b.WriteString(strings.Join(rows, "\n"))
+	b.WriteString("\n\n")
+}
+
+// failed writes what did not succeed, each with the next step.
+func (a Audit) failed(b *strings.Builder, failedHosts []string) {
+	if a.End.IsZero() {
+		return
+	}
+	b.WriteString("## What failed, and the next step\n\n")
+	n := 0
+	for _, st := range a.Done.stages() {
+		for _, it := range st.items {
+			var next string
+			switch it.Action {
+			case ActionFailed:
+				next = "fix the cause, then run the reset again: it resumes where this run stopped"
+			case ActionRefused:
+				next = "the volume is not as reviewed: compute the diff again (volume_diff_v3.yml), review it, then run the reset"
+			case ActionSkipped:
+				next = "left alone because its host failed an earlier stage: fix that, then run the reset again"
+			default:
+				continue
+			}
+			n++
+			fmt.Fprintf(b, "- %s, %s (host %s): %s. Next: %s.\n", st.name, cell(it.Volume), cell(it.Host), cell(it.Error), next)
+		}
+	}
+	if len(failedHosts) > 0 {
+		fmt.Fprintf(b, "- Hosts that did not finish: %s. Next: run the reset again once the causes above are fixed.\n", strings.Join(failedHosts, ", "))
+		n++
+	}
+	if n == 0 {
+		b.WriteString("Nothing.\n")
+	}
+	b.WriteString("\n")
+}
+
+func idCell(id int64) string {
+	if id == 0 {
+		return "—"
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func sizeCell(gb int) string {
+	if gb == 0 {
+		return "—"
+	}
+	return strconv.Itoa(gb)
+}
+
+// shortList names at most ten hosts, so that the header of a large limited run stays one line.
+func shortList(hosts []string) string {
+	if len(hosts) <= 10 {
+		return strings.Join(hosts, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(hosts[:10], ", "), len(hosts)-10)
 }

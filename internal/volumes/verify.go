@@ -35,6 +35,43 @@ type VerifyOptions struct {
 	Selector plan.Selector `mapstructure:"selector"`
 	// FailedHosts are the hosts the run's stages failed: the report says the run did not finish.
 	FailedHosts []string `mapstructure:"failed_hosts"`
+	// Done are the item results of the run's stages, for the report's account of what this run
+	// did and what failed: the playbook passes each stage's registered `volumes`.
+	Done DoneStages `mapstructure:"done"`
+	// Full says whether the run covered every plan host (the reset's `full`); nil: not said.
+	Full *bool `mapstructure:"full"`
+}
+
+// DoneStages are the item results of the reset's stages, in the order they ran.
+type DoneStages struct {
+	Create []DoneItem `mapstructure:"create"`
+	Detach []DoneItem `mapstructure:"detach"`
+	Attach []DoneItem `mapstructure:"attach"`
+	Delete []DoneItem `mapstructure:"delete"`
+}
+
+// DoneItem is an Item as a module returned it (docs/ARCHITECTURE.md, item result).
+type DoneItem struct {
+	Volume     string `mapstructure:"volume"`
+	ID         int64  `mapstructure:"id"`
+	Server     string `mapstructure:"server"`
+	Location   string `mapstructure:"location"`
+	Size       int    `mapstructure:"size"`
+	Action     string `mapstructure:"action"`
+	Error      string `mapstructure:"error"`
+	DurationMS int64  `mapstructure:"duration_ms"`
+	Host       string `mapstructure:"host"`
+}
+
+// stages lists the stages with their items, in the order they ran.
+func (d DoneStages) stages() []struct {
+	name  string
+	items []DoneItem
+} {
+	return []struct {
+		name  string
+		items []DoneItem
+	}{{"create", d.Create}, {"detach", d.Detach}, {"attach", d.Attach}, {"delete", d.Delete}}
 }
 
 // VerifySpec describes kbv3_volume_verify to the protocol.
@@ -50,6 +87,9 @@ type Row struct {
 	Location string `json:"location"`
 	Server   string `json:"server"`
 	OK       bool   `json:"ok"`
+	// LinuxDevice is the API's device path of the volume on its server (what a mount step
+	// needs); omitted for a missing volume.
+	LinuxDevice string `json:"linux_device,omitempty"`
 
 	// What the plan says, for the report only: the return value's contract is the live side.
 	entry    plan.Entry
@@ -83,6 +123,20 @@ type Verification struct {
 	// RunID and FailedHosts are the run's, for the report's header.
 	RunID       string
 	FailedHosts []string
+	// Audit is the run's record for the report: when, where, what scope, what it did.
+	Audit Audit
+}
+
+// Audit is what the report says of the run beyond the end state.
+type Audit struct {
+	Start    time.Time // from the run id; zero when unknown
+	End      time.Time
+	Endpoint string // never the token
+	Full     *bool
+	Hosts    []string // the plan hosts in scope
+	Done     DoneStages
+	// Stable and Own are the report's stable path and the run's own file ("" without a run id).
+	Stable, Own string
 }
 
 // Verify is kbv3_volume_verify: read-only, one snapshot (every volume, and the plan's servers),
@@ -106,16 +160,21 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 
 	// Listing every volume is what lets a forbidden name be found without knowing it, and it
 	// costs the same pages whether the plan has 3 volumes or 47.
-	snap, err := s.client.Snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
+	snap, err := s.snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
 	if err != nil {
 		return nil, err
 	}
 	v := compareWithPlan(p, snap, o.Forbidden)
 	v.checkReviewed(snap, p, o.Deleted, o.Selector)
 	v.RunID, v.FailedHosts = o.RunID, o.FailedHosts
+	now := time.Now().UTC()
+	v.Audit = Audit{Start: runStart(o.RunID), End: now, Endpoint: o.endpoint(), Full: o.Full, Hosts: hostnames(p), Done: o.Done}
+	if o.ReportPath != "" && o.RunID != "" {
+		v.Audit.Stable, v.Audit.Own = o.ReportPath, runPath(o.ReportPath, o.RunID)
+	}
 
 	if o.ReportPath != "" && !m.CheckMode {
-		report := []byte(v.Markdown(time.Now().UTC()))
+		report := []byte(v.Markdown(now))
 		if o.RunID != "" {
 			_, err = publish(o.ReportPath, o.RunID, report)
 		} else {
@@ -145,6 +204,16 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 			"host_problems": v.HostProblems,
 		},
 	}, nil
+}
+
+// runStart is the start a run id records (newRunID); zero when id is not one.
+func runStart(id string) time.Time {
+	stamp, _, _ := strings.Cut(id, "-")
+	t, err := time.Parse("20060102T150405Z", stamp)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // validateForbidden rejects bad globs, and patterns that match a volume of the plan: such a
@@ -279,7 +348,7 @@ func checkEntry(e plan.Entry, sv *hcloud.Server, snap *hz.Snapshot, row *Row) []
 		return append(problems, fmt.Sprintf("Volume %s (%s) does not exist.", name, e.Hostname))
 	}
 	l := snap.Live(vol)
-	row.ID, row.SizeGB, row.Location, row.Server = l.ID, l.SizeGB, l.Location, l.Server
+	row.ID, row.SizeGB, row.Location, row.Server, row.LinuxDevice = l.ID, l.SizeGB, l.Location, l.Server, vol.LinuxDevice
 	switch l.Server {
 	case e.Hostname:
 	case "":

@@ -200,7 +200,7 @@ func TestVerifyMatchingFleet(t *testing.T) {
 		e := p.Volumes[i]
 		assert.Equal(t, volumes.Row{
 			Volume: e.Name(), Hostname: e.Hostname, ID: f.volume(t, e.Name()).ID, SizeGB: e.SizeGB,
-			Location: f.servers[e.Hostname].Location.Name, Server: e.Hostname, OK: true,
+			Location: f.servers[e.Hostname].Location.Name, Server: e.Hostname, OK: true, LinuxDevice: f.volume(t, e.Name()).LinuxDevice,
 		}, r)
 	}
 	assert.NotContains(t, text, simtest.Token)
@@ -432,8 +432,8 @@ func TestVerifyWritesTheMarkdownReport(t *testing.T) {
 		"# Volume verification\n",
 		"**Status:** ✅ as planned\n",
 		"- Volumes planned: 47\n- Found: 47\n- Attached to their server: 47\n- Matching the plan: 47\n- Forbidden volumes left: 0\n",
-		"| Hostname | Volume name | Role | Planned (GB) | Size (GB) | Location | Server attached | Status |\n",
-		fmt.Sprintf("| backup-01 | kbv3-backup-01-data | backup | 500 | 500 | %s | backup-01 | ✅ |\n", backup.Location.Name),
+		"| Hostname | Volume name | Role | Planned (GB) | Size (GB) | Location | Server attached | Device | Status |\n",
+		fmt.Sprintf("| backup-01 | kbv3-backup-01-data | backup | 500 | 500 | %s | backup-01 | %s | ✅ |\n", backup.Location.Name, backup.LinuxDevice),
 		"| Size (GB) | Volumes | Total (GB) |\n|----------:|--------:|-----------:|\n" +
 			"| 10 | 2 | 20 |\n| 20 | 19 | 380 |\n| 30 | 5 | 150 |\n| 50 | 11 | 550 |\n| 100 | 6 | 600 |\n| 200 | 3 | 600 |\n| 500 | 1 | 500 |\n" +
 			"| **Total** | **47** | **2800** |\n",
@@ -461,7 +461,7 @@ func TestVerifyReportShowsProblems(t *testing.T) {
 	require.NoError(t, err)
 	md := string(data)
 	assert.Contains(t, md, "**Status:** ❌ 87 problems\n")
-	assert.Contains(t, md, "| crm-01 | kbv3-crm-01-data | apps_misc | 20 | — | — | — | ❌ missing |\n")
+	assert.Contains(t, md, "| crm-01 | kbv3-crm-01-data | apps_misc | 20 | — | — | — | — | ❌ missing |\n")
 	assert.Contains(t, md, "| **Total** | **0** | **0** |\n")
 	assert.Contains(t, md, "| vol-crm-01 | ")
 	assert.Contains(t, md, "- Volume kbv3-crm-01-data (crm-01) does not exist.\n")

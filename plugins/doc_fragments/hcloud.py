@@ -14,11 +14,16 @@ options:
       - Hetzner Cloud API token (read and write) of the project.
       - Falls back to the C(HCLOUD_TOKEN) environment variable of the controller.
       - Never printed, logged or returned; C(invocation) shows C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
+      - A token the API refuses (C(unauthorized)), or one without the permission a request needs (C(forbidden), e.g. a read-only token),
+        fails the call at once with a message naming I(api_token)/C(HCLOUD_TOKEN) and the endpoint.
     type: str
   api_endpoint:
     description:
       - Base URL of the API, including C(/v1).
       - Falls back to C(HCLOUD_ENDPOINT), then to the real API, also when given empty. Point it at hcloud-sim to rehearse.
+      - An endpoint that cannot be reached in a way no retry mends (a name that does not resolve, a refused connection, TLS spoken to
+        a plain-HTTP endpoint, a certificate that does not verify) fails the call at once with a message naming the endpoint and
+        I(api_endpoint)/C(HCLOUD_ENDPOINT).
     type: str
     default: https://api.hetzner.cloud/v1
   timeout:
@@ -35,7 +40,10 @@ options:
   log_path:
     description:
       - File to which one JSON line per API operation is appended (time, module, volume, id,
-        server, action_id, outcome, attempt, error). The token is never written.
+        server, action_id, outcome, attempt, error, run_id, check_mode, size_gb and duration_ms where known).
+        The token is never written.
+      - In check mode every prediction (C(would_detach), C(would_delete), C(would_create), C(would_attach), ...) has its line,
+        with C(check_mode=true); attach lines name the target server.
       - Its parent directories are created.
     type: path
   run_id:
