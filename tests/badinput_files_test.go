@@ -46,7 +46,7 @@ func badFiles() []badFile {
 		{name: "plan size 10241", plan: func(p map[string]any) { entry(p, 5)["size_gb"] = 10241 }, want: []string{"backup-01", "10241"}},
 		{name: "plan unknown field", plan: func(p map[string]any) { entry(p, 1)["sise_gb"] = 20 }, want: []string{"sise_gb"}},
 		{name: "plan server_id", plan: func(p map[string]any) { entry(p, 2)["server_id"] = 7 }, want: []string{"volumes[2]", "server_id"}},
-		{name: "diff missing", noDiff: true, want: []string{"diff_path", "does not exist", "playbooks/volume_diff_v3.yml"}},
+		{name: "diff missing", noDiff: true, want: []string{"diff_path", "does not exist", "volume_diff_v3 playbook"}},
 		{name: "diff deletes a plan volume", extra: []e2e.Volume{{Name: "kbv3-web-01-data", Size: 20, Server: "web-01"}},
 			diff: func(d map[string]any, st simproc.State) {
 				v, _ := st.Volume("kbv3-web-01-data")

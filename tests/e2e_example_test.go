@@ -117,6 +117,15 @@ func TestE2EExampleFleetFromTheInstalledCollection(t *testing.T) {
 	assert.NotRegexp(t, `changed=[1-9]`, out)
 
 	fleet = exampleFleet(t, run)
+	// The CLI's JSON leaves the format out: it is read from the simulator's state.
+	st, err := sim.State()
+	require.NoError(t, err)
+	for _, v := range st.Volumes {
+		if ev, ok := fleet[v.Name]; ok && v.Format != nil {
+			ev.Format = *v.Format
+			fleet[v.Name] = ev
+		}
+	}
 	for host, want := range map[string]exampleVolume{
 		"web-01": {Size: 20, Format: "ext4"}, "web-02": {Size: 20, Format: "ext4"},
 		"db-01": {Size: 100, Format: "xfs"}, "db-02": {Size: 100, Format: "xfs"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,13 +59,16 @@ func TestE2EPreflightRefusesAStaleDiff(t *testing.T) {
 
 	pre := e2eStage(t, r, 0)
 	assert.Equal(t, "failed", pre.Status)
-	results, err := pre.Results()
-	require.NoError(t, err)
-	require.Len(t, results, 1)
-	msg := results[0].Msg
-	t.Logf("preflight: %s", msg)
-	assert.Contains(t, msg, "refused: 2")
+	var res struct {
+		Msg      string   `json:"msg"`
+		Problems []string `json:"problems"`
+	}
+	require.NoError(t, pre.Decode(&res))
+	t.Logf("preflight: %s", res.Msg)
+	assert.Contains(t, res.Msg, "2 problems")
+	require.Len(t, res.Problems, 2)
 	// Which, and why.
+	msg := strings.Join(res.Problems, "; ")
 	assert.Regexp(t, `vol-redis-01\b[^;]*vol-redis-01-renamed`, msg)
 	assert.Regexp(t, `vol-queue-01\b[^;]*999999|999999[^;]*vol-queue-01\b`, msg)
 	assert.Contains(t, r.Output, "vol-redis-01-renamed")
