@@ -141,14 +141,14 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		}
 		return nil
 	})
-	return result(m, items, nil), nil
+	return result(m, items), nil
 }
 
 // tasks validates the options and turns them into one task per volume, before any request.
 func (o *AttachOptions) tasks() ([]attachTask, error) {
 	if o.Name != "" {
 		t := attachTask{where: "volume " + o.Name, name: o.Name, server: o.Server}
-		return []attachTask{t}, errors.Join(singleEntryProblems(o.Name, o.Server, "", nil)...)
+		return []attachTask{t}, errors.Join(singleProblems(o.Name, o.Server, "", nil)...)
 	}
 	if len(o.Volumes) == 0 {
 		return nil, nil
@@ -199,10 +199,7 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 		t.err, t.refused = fmt.Errorf("%s: volume %s now has id %d, not %d as the entry says; compute the diff again", t.where, t.name, t.v.ID, t.id), true
 		return
 	}
-	loc := ""
-	if t.sv.Location != nil {
-		loc = t.sv.Location.Name
-	}
+	loc := locationOfServer(t.sv)
 	switch live := t.before; {
 	case live.Server == t.server:
 	case loc != "" && live.Location != loc:
@@ -218,8 +215,8 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 func attachIdent(t attachTask) Item {
 	it := Item{Volume: t.name, Host: t.server}
 	it.describe(t.before)
-	if t.sv != nil && t.sv.Location != nil && it.Location == "" {
-		it.Location = t.sv.Location.Name
+	if it.Location == "" {
+		it.Location = locationOfServer(t.sv)
 	}
 	it.Server = t.server
 	return it

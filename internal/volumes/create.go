@@ -102,7 +102,7 @@ func Create(ctx context.Context, m *ansible.Module, o *CreateOptions) (*ansible.
 		}
 		return s.update(ctx, m, snap, t, it)
 	})
-	return result(m, items, nil), nil
+	return result(m, items), nil
 }
 
 // tasks validates the options and turns them into one task per volume, before any request.
@@ -135,7 +135,7 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 	if o.Location == "" && o.Server == "" {
 		errs = append(errs, errors.New("location or server: one is required with name"))
 	}
-	errs = append(errs, singleEntryProblems(o.Name, o.Server, o.Location, o.Labels)...)
+	errs = append(errs, singleProblems(o.Name, o.Server, o.Location, o.Labels)...)
 	t := createTask{where: "volume " + o.Name, name: o.Name, size: o.Size, location: o.Location, attachTo: o.Server, host: o.Server, labels: o.Labels, format: o.Format}
 	return []createTask{t}, errors.Join(errs...)
 }
@@ -153,10 +153,7 @@ func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
 			t.err = fmt.Errorf("%s: server_id %d is not the id of server %s (%d)", t.where, t.serverID, t.host, sv.ID)
 			return
 		}
-		loc := ""
-		if sv.Location != nil {
-			loc = sv.Location.Name
-		}
+		loc := locationOfServer(sv)
 		if t.location != "" && t.location != loc {
 			t.err = fmt.Errorf("%s: location %s differs from the location of server %s, %s: the volume could never be attached", t.where, t.location, t.host, loc)
 			return

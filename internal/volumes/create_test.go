@@ -150,7 +150,7 @@ func TestCreateInvalidInput(t *testing.T) {
 			"volumes[0] (app-01): size_gb 2 is out of range 10..10240; volumes[1] (db-01): size_gb 99999"},
 		{"single without size", map[string]any{"name": "x-01", "location": "fsn1"}, "size: required with name"},
 		{"single without location or server", map[string]any{"name": "x-01", "size": 10}, "location or server: one is required with name"},
-		{"bad single name", map[string]any{"name": "-x", "size": 10, "location": "fsn1"}, `volume "-x" must start and end with a letter or digit`},
+		{"bad single name", map[string]any{"name": "-x", "size": 10, "location": "fsn1"}, `volume name "-x" must start and end with a letter or digit`},
 		{"location and server", map[string]any{"name": "x-01", "size": 10, "location": "fsn1", "server": "app-01"}, "mutually exclusive: location|server"},
 		{"plan with size", map[string]any{"size": 10, "volumes": []map[string]any{{"hostname": "app-01", "size_gb": 20}}}, "mutually exclusive: size|volumes"},
 		{"automount without server", map[string]any{"automount": true, "volumes": []map[string]any{{"hostname": "app-01", "size_gb": 20}}}, "automount: needs server"},

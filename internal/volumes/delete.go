@@ -110,7 +110,7 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 		}
 		return nil
 	})
-	return result(m, items, nil), nil
+	return result(m, items), nil
 }
 
 // check returns why the entry must not be deleted, or nil. live is the volume the entry

@@ -71,7 +71,7 @@ func Detach(ctx context.Context, m *ansible.Module, o *DetachOptions) (*ansible.
 		}
 		return nil
 	})
-	return result(m, items, nil), nil
+	return result(m, items), nil
 }
 
 // detachIdent is what a detach item shows before it runs: the live volume when there is one,

@@ -416,11 +416,3 @@ func plural(n int) string {
 	}
 	return "s"
 }
-
-// locationOfServer is the location a volume must be in to be attached to sv; "" when unknown.
-func locationOfServer(sv *hcloud.Server) string {
-	if sv == nil || sv.Location == nil {
-		return ""
-	}
-	return sv.Location.Name
-}

@@ -241,19 +241,3 @@ func assertPredicts(t *testing.T, check, real outcome) {
 	}
 	assert.Len(t, check.Diff, len(real.Diff), "one diff per changed volume in both")
 }
-
-func TestResultMsg(t *testing.T) {
-	m := &ansible.Module{Name: "kbv3_test"}
-	items := []Item{
-		{Volume: "a", Action: "detached", changed: true},
-		{Volume: "b", Action: ActionFailed, Error: "boom"},
-		{Volume: "c", Action: "detached", changed: true},
-		{ID: 7, Action: ActionRefused, Error: "no"},
-		{Volume: "e", Action: "absent"},
-	}
-	r := result(m, items, nil)
-	assert.True(t, r.Changed)
-	assert.True(t, r.Failed)
-	assert.Equal(t, "detached: 2, absent: 1, refused: 1, failed: 1; b (boom); id 7 (no)", r.Msg)
-	assert.Equal(t, "no volumes", result(m, nil, nil).Msg)
-}
