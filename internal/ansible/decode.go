@@ -122,6 +122,24 @@ func fqcn(name string) string { return "keybuzz.infra." + name }
 // to it and it does not satisfy required (Ansible keeps an explicit null, which a Go field
 // cannot hold).
 func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, path string) map[string]any {
+	in := d.present(opts, params, path)
+	d.fallBack(opts, in)
+	if spec != nil {
+		d.exclusive(spec, in, ctx)
+	}
+	d.defaults(opts, in)
+	d.required(opts, in, ctx)
+	out := d.convert(opts, in, ctx)
+	d.choices(opts, out, ctx)
+	if spec != nil {
+		d.groups(spec, in, ctx)
+	}
+	d.sublevels(opts, out, ctx, path)
+	return out
+}
+
+// present returns the supported, non-null options of params and records the unsupported ones.
+func (d *decoder) present(opts []*option, params map[string]any, path string) map[string]any {
 	in := make(map[string]any, len(params))
 	for k, v := range params {
 		if find(opts, k) == nil {
@@ -130,29 +148,40 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 			in[k] = v
 		}
 	}
+	return in
+}
+
+// fallBack sets the options left unset from their environment variables.
+func (d *decoder) fallBack(opts []*option, in map[string]any) {
 	for _, o := range opts {
-		if _, ok := in[o.name]; !ok {
-			for _, name := range o.env {
-				// Unlike env_fallback, an empty variable counts as unset: an empty token is
-				// never what a user meant.
-				if v := d.env(name); v != "" {
-					in[o.name] = v
-					break
-				}
+		if _, ok := in[o.name]; ok {
+			continue
+		}
+		for _, name := range o.env {
+			// Unlike env_fallback, an empty variable counts as unset: an empty token is
+			// never what a user meant.
+			if v := d.env(name); v != "" {
+				in[o.name] = v
+				break
 			}
 		}
 	}
-	if spec != nil {
-		var groups []string
-		for _, g := range spec.MutuallyExclusive {
-			if count(g, in) > 1 {
-				groups = append(groups, strings.Join(g, "|"))
-			}
-		}
-		if groups != nil {
-			d.fail(ctx, "parameters are mutually exclusive: "+strings.Join(groups, ", "))
+}
+
+func (d *decoder) exclusive(spec *Spec, in map[string]any, ctx string) {
+	var groups []string
+	for _, g := range spec.MutuallyExclusive {
+		if count(g, in) > 1 {
+			groups = append(groups, strings.Join(g, "|"))
 		}
 	}
+	if groups != nil {
+		d.fail(ctx, "parameters are mutually exclusive: "+strings.Join(groups, ", "))
+	}
+}
+
+// defaults sets the defaults of the options still unset and collects the no_log values.
+func (d *decoder) defaults(opts []*option, in map[string]any) {
 	for _, o := range opts {
 		if _, ok := in[o.name]; !ok && o.def != nil {
 			in[o.name] = o.def
@@ -163,6 +192,9 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 			d.addSecrets(in[o.name])
 		}
 	}
+}
+
+func (d *decoder) required(opts []*option, in map[string]any, ctx string) {
 	var missing []string
 	for _, o := range opts {
 		if _, ok := in[o.name]; o.required && !ok {
@@ -173,6 +205,11 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 		sort.Strings(missing)
 		d.fail(ctx, "missing required arguments: "+strings.Join(missing, ", "))
 	}
+}
+
+// convert returns the options converted to their types; a value that does not convert is an
+// error and left out.
+func (d *decoder) convert(opts []*option, in map[string]any, ctx string) map[string]any {
 	out := make(map[string]any, len(opts))
 	for _, o := range opts {
 		if raw, ok := in[o.name]; ok {
@@ -184,6 +221,10 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 			out[o.name] = v
 		}
 	}
+	return out
+}
+
+func (d *decoder) choices(opts []*option, out map[string]any, ctx string) {
 	for _, o := range opts {
 		v, ok := out[o.name]
 		if !ok {
@@ -197,20 +238,27 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 			}
 		}
 	}
-	if spec != nil {
-		for _, g := range spec.RequiredTogether {
-			if n := count(g, in); n > 0 && n < len(g) {
-				d.fail(ctx, "parameters are required together: "+strings.Join(g, ", "))
-				break
-			}
-		}
-		for _, g := range spec.RequiredOneOf {
-			if count(g, in) == 0 {
-				d.fail(ctx, "one of the following is required: "+strings.Join(g, ", "))
-				break
-			}
+}
+
+// groups checks required_together and required_one_of, the first failing group of each.
+func (d *decoder) groups(spec *Spec, in map[string]any, ctx string) {
+	for _, g := range spec.RequiredTogether {
+		if n := count(g, in); n > 0 && n < len(g) {
+			d.fail(ctx, "parameters are required together: "+strings.Join(g, ", "))
+			break
 		}
 	}
+	for _, g := range spec.RequiredOneOf {
+		if count(g, in) == 0 {
+			d.fail(ctx, "one of the following is required: "+strings.Join(g, ", "))
+			break
+		}
+	}
+}
+
+// sublevels validates the suboptions of dict and list-of-dict options, and sets the unset
+// options to null as Ansible does.
+func (d *decoder) sublevels(opts []*option, out map[string]any, ctx, path string) {
 	for _, o := range opts {
 		v, ok := out[o.name]
 		switch {
@@ -226,7 +274,6 @@ func (d *decoder) level(opts []*option, params map[string]any, spec *Spec, ctx, 
 			}
 		}
 	}
-	return out
 }
 
 func (d *decoder) fail(ctx, msg string) {

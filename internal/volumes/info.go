@@ -53,24 +53,25 @@ type VolumeInfo struct {
 	Format    string            `json:"format"` // "" when unformatted
 }
 
+// volumeInfo is l as the listing shows it: labels are {} rather than null.
+func volumeInfo(l plan.Live, status string) VolumeInfo {
+	labels := l.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return VolumeInfo{
+		ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Server: l.Server,
+		Labels: labels, Protected: l.Protected, Status: status, Format: l.Format,
+	}
+}
+
 // Info is kbv3_volume_info: it lists volumes with their servers' names and, given a plan,
 // computes the reset's diff. It never changes the API; changed reports whether dest or
 // diff_dest got (or, in check mode, would get) new content.
 func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Result, error) {
-	filter, del, p, err := o.validate()
+	in, err := o.inputs()
 	if err != nil {
 		return nil, err
-	}
-	if o.PlanPath != "" {
-		if p, err = loadPlanFile(o.PlanPath); err != nil {
-			return nil, err
-		}
-	}
-	var reviewed *plan.Diff
-	if o.DiffPath != "" {
-		if reviewed, err = loadReviewed(o.DiffPath, p); err != nil {
-			return nil, err
-		}
 	}
 	ctx, s, closeFn, err := o.open(ctx, m)
 	if err != nil {
@@ -79,9 +80,9 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 	defer closeFn()
 
 	opts := hz.SnapshotOpts{AllVolumes: true}
-	if p != nil {
+	if in.plan != nil {
 		// The diff must see every volume: a plan volume outside label_selector is not missing.
-		opts.Servers = hostnames(p)
+		opts.Servers = hostnames(in.plan)
 	} else {
 		opts.LabelSelector = o.LabelSelector
 	}
@@ -89,27 +90,11 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 	if err != nil {
 		return nil, err
 	}
-
-	var live []plan.Live
-	listed := []VolumeInfo{}
-	for _, v := range snap.Volumes() {
-		l := snap.Live(v)
-		live = append(live, l)
-		if filter.Empty() || filter.Matches(l) {
-			labels := l.Labels
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			listed = append(listed, VolumeInfo{
-				ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Server: l.Server,
-				Labels: labels, Protected: l.Protected, Status: string(v.Status), Format: l.Format,
-			})
-		}
+	live, listed := listVolumes(snap, in.filter)
+	if in.reviewed != nil {
+		return stage0(m, o, in.plan, in.reviewed, snap, listed)
 	}
 
-	if reviewed != nil {
-		return stage0(m, o, p, reviewed, snap, listed)
-	}
 	res := &ansible.Result{Values: map[string]any{"volumes": listed}}
 	if o.Dest != "" {
 		data, err := json.MarshalIndent(map[string]any{"volumes": listed}, "", "  ")
@@ -120,43 +105,93 @@ func Info(ctx context.Context, m *ansible.Module, o *InfoOptions) (*ansible.Resu
 		if err != nil {
 			return nil, fmt.Errorf("dest: %w", err)
 		}
-		res.Changed = res.Changed || changed
+		res.Changed = changed
 	}
-
 	var d *plan.Diff
-	if p != nil {
-		locations := map[string]string{}
-		for _, h := range hostnames(p) {
-			if loc := locationOfServer(snap.Server(h)); loc != "" {
-				locations[h] = loc
-			}
-		}
-		d, err = plan.Compute(p, live, locations, del)
-		if err == nil {
-			// What the reset would refuse, the diff refuses now, before anyone reviews it.
-			err = d.Validate(p)
-		}
-		if err != nil {
-			return nil, renameList(err, "plan")
-		}
-		if del.Empty() {
-			m.Warn("no delete_names or delete_label_selector: volume_diff.delete is empty")
-		}
-		res.Values["volume_diff"] = d
-		if o.DiffDest != "" {
-			data, err := d.Encode()
-			if err != nil {
-				return nil, err
-			}
-			changed, err := putFile(m, o.DiffDest, data)
-			if err != nil {
-				return nil, fmt.Errorf("diff_dest: %w", err)
-			}
-			res.Changed = res.Changed || changed
+	if in.plan != nil {
+		if d, err = o.diff(m, in, snap, live, res); err != nil {
+			return nil, err
 		}
 	}
 	res.Msg = infoSummary(listed, d)
 	return res, nil
+}
+
+// infoInputs is what Info was given, validated and read before any request.
+type infoInputs struct {
+	filter, del plan.Selector
+	plan        *plan.Plan // nil: no plan given
+	reviewed    *plan.Diff // nil: not the reset's preparation
+}
+
+// inputs validates the options and reads the plan and reviewed diff files they name.
+func (o *InfoOptions) inputs() (infoInputs, error) {
+	var in infoInputs
+	var err error
+	if in.filter, in.del, in.plan, err = o.validate(); err != nil {
+		return in, err
+	}
+	if o.PlanPath != "" {
+		if in.plan, err = loadPlanFile(o.PlanPath); err != nil {
+			return in, err
+		}
+	}
+	if o.DiffPath != "" {
+		if in.reviewed, err = loadReviewed(o.DiffPath, in.plan); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// listVolumes returns every volume of the snapshot for the diff, and those filter keeps (all
+// when it is empty) for the listing.
+func listVolumes(snap *hz.Snapshot, filter plan.Selector) ([]plan.Live, []VolumeInfo) {
+	var live []plan.Live
+	listed := []VolumeInfo{}
+	for _, v := range snap.Volumes() {
+		l := snap.Live(v)
+		live = append(live, l)
+		if filter.Empty() || filter.Matches(l) {
+			listed = append(listed, volumeInfo(l, string(v.Status)))
+		}
+	}
+	return live, listed
+}
+
+// diff computes the reset's diff of in.plan against the live volumes, refuses what the reset
+// would refuse, and adds it to res (and to diff_dest).
+func (o *InfoOptions) diff(m *ansible.Module, in infoInputs, snap *hz.Snapshot, live []plan.Live, res *ansible.Result) (*plan.Diff, error) {
+	locations := map[string]string{}
+	for _, h := range hostnames(in.plan) {
+		if loc := locationOfServer(snap.Server(h)); loc != "" {
+			locations[h] = loc
+		}
+	}
+	d, err := plan.Compute(in.plan, live, locations, in.del)
+	if err == nil {
+		// What the reset would refuse, the diff refuses now, before anyone reviews it.
+		err = d.Validate(in.plan)
+	}
+	if err != nil {
+		return nil, renameList(err, "plan")
+	}
+	if in.del.Empty() {
+		m.Warn("no delete_names or delete_label_selector: volume_diff.delete is empty")
+	}
+	res.Values["volume_diff"] = d
+	if o.DiffDest != "" {
+		data, err := d.Encode()
+		if err != nil {
+			return nil, err
+		}
+		changed, err := putFile(m, o.DiffDest, data)
+		if err != nil {
+			return nil, fmt.Errorf("diff_dest: %w", err)
+		}
+		res.Changed = res.Changed || changed
+	}
+	return d, nil
 }
 
 // validate checks every option that needs no request and returns the listing filter, the delete
