@@ -45,6 +45,9 @@ type Spec struct {
 	MutuallyExclusive [][]string
 	RequiredOneOf     [][]string
 	RequiredTogether  [][]string
+	// Tags add `ansible` tag items to suboptions whose struct is shared with other modules or
+	// files (plan.Entry), for this module only: by dotted path, {"volumes.hostname": "required"}.
+	Tags map[string]string
 }
 
 // Diff is one entry of the result's "diff" list, in the shape Ansible's diff callback reads.

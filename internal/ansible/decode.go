@@ -218,6 +218,9 @@ func (d *decoder) convert(opts []*option, in map[string]any, ctx string) map[str
 				d.errs = append(d.errs, msg)
 				continue
 			}
+			if o.path {
+				v = d.expandPaths(v)
+			}
 			out[o.name] = v
 		}
 	}

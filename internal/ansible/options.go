@@ -51,6 +51,7 @@ type option struct {
 	sub      []*option    // suboptions of kindDict and kindDicts
 	required bool
 	noLog    bool
+	path     bool  // type=path: a str (or list of str) expanded as Ansible's path type does
 	choices  []any // normalized, compared with ==
 	def      any   // raw default, coerced like user input; nil when there is none
 	env      []string
@@ -65,6 +66,15 @@ func specOf(t reflect.Type, spec Spec) ([]*option, error) {
 	opts, err := structOptions(t, "")
 	if err != nil {
 		return nil, err
+	}
+	for path, tag := range spec.Tags {
+		o := findPath(opts, path)
+		if o == nil {
+			return nil, fmt.Errorf("spec tags %q, which is not an option", path)
+		}
+		if err := o.parseTag(tag); err != nil {
+			return nil, fmt.Errorf("spec tags %s: %w", path, err)
+		}
 	}
 	groups := slices.Concat(spec.MutuallyExclusive, spec.RequiredOneOf, spec.RequiredTogether)
 	for _, group := range groups {
@@ -84,6 +94,16 @@ func find(opts []*option, name string) *option {
 		}
 	}
 	return nil
+}
+
+// findPath finds a suboption by its dotted path ("volumes.hostname"); nil when there is none.
+func findPath(opts []*option, path string) *option {
+	name, rest, nested := strings.Cut(path, ".")
+	o := find(opts, name)
+	if o == nil || !nested {
+		return o
+	}
+	return findPath(o.sub, rest)
 }
 
 func structOptions(t reflect.Type, path string) ([]*option, error) {
@@ -196,7 +216,7 @@ func fieldOption(f reflect.StructField, name, path string) (*option, error) {
 	return o, nil
 }
 
-// parseTag reads `ansible:"required,no_log,choices=a|b,default=x,env=A|B"`. Lists inside an
+// parseTag reads `ansible:"required,no_log,type=path,choices=a|b,default=x,env=A|B"`. Lists inside an
 // item use "|" because "," separates the items.
 func (o *option) parseTag(tag string) error {
 	if tag == "" {
@@ -219,6 +239,11 @@ func (o *option) parseTag(tag string) error {
 			}
 		case key == "env" && hasValue:
 			o.env = strings.Split(value, "|")
+		case key == "type" && value == "path":
+			if o.kind != kindStr && (o.kind != kindList || o.elem != kindStr) {
+				return fmt.Errorf("type=path on a %s option", o.kind.typeName())
+			}
+			o.path = true
 		default:
 			return fmt.Errorf("unknown ansible tag item %q", item)
 		}

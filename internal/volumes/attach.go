@@ -41,13 +41,9 @@ var AttachSpec = ansible.Spec{
 	MutuallyExclusive: [][]string{{"name", "volumes"}, {"server", "volumes"}},
 	RequiredOneOf:     [][]string{{"name", "volumes"}},
 	RequiredTogether:  [][]string{{"name", "server"}},
+	// size_gb is informative here: a plan entry without one is still a volume to attach.
+	Tags: map[string]string{"volumes.hostname": "required"},
 }
-
-// Actions of a volume the attach module moves from another server (force).
-const (
-	ActionMoved     = "moved"
-	ActionWouldMove = "would_move"
-)
 
 // attachTask is one volume to attach to its server, decided against the snapshot.
 type attachTask struct {

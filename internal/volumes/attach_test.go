@@ -126,7 +126,7 @@ func TestAttachInvalidInput(t *testing.T) {
 		msg  string
 	}{
 		{"name without server", map[string]any{"name": "x"}, "parameters are required together: name, server"},
-		{"entry without hostname", map[string]any{"volumes": []map[string]any{{"volume": "x-01"}}}, "volumes[0] (no hostname): hostname is missing"},
+		{"entry without hostname", map[string]any{"volumes": []map[string]any{{"volume": "x-01"}}}, "missing required arguments: hostname found in volumes[0]"},
 		{"duplicate volumes", map[string]any{"volumes": []map[string]any{{"hostname": "app-01"}, {"hostname": "app-02", "volume": "kbv3-app-01-data"}}},
 			`volumes[1] (app-02): volume "kbv3-app-01-data" duplicates volumes[0] (app-01)`},
 		{"server and volumes", map[string]any{"server": "app-01", "volumes": []map[string]any{{"hostname": "app-01"}}}, "mutually exclusive: server|volumes"},

@@ -37,6 +37,7 @@ var CreateSpec = ansible.Spec{
 		{"size", "volumes"}, {"location", "volumes"}, {"server", "volumes"}, {"labels", "volumes"},
 	},
 	RequiredOneOf: [][]string{{"name", "volumes"}},
+	Tags:          planEntryTags("volumes"),
 }
 
 // createTask is one volume to create, decided against the snapshot.

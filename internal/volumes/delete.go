@@ -26,6 +26,7 @@ var DeleteSpec = ansible.Spec{
 	MutuallyExclusive: [][]string{{"name", "volumes"}, {"id", "volumes"}},
 	RequiredOneOf:     [][]string{{"name", "volumes"}},
 	RequiredTogether:  [][]string{{"name", "id"}},
+	Tags:              map[string]string{"volumes.id": "required", "volumes.name": "required"},
 }
 
 // deleteTask is one volume of the approved list, decided against the snapshot.

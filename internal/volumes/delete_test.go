@@ -177,7 +177,7 @@ func TestDeleteInvalidInput(t *testing.T) {
 		msg  string
 	}{
 		{"name without id", map[string]any{"name": "vol-spare"}, "parameters are required together: name, id"},
-		{"entry without id", map[string]any{"volumes": []map[string]any{{"name": "vol-spare"}}}, "volumes[0] (vol-spare): id and name are both required"},
+		{"entry without id", map[string]any{"volumes": []map[string]any{{"name": "vol-spare"}}}, "missing required arguments: id found in volumes[0]"},
 		{"duplicate ids", map[string]any{"volumes": []map[string]any{{"id": 5, "name": "a"}, {"id": 5, "name": "b"}}}, "volumes[1] (b): id 5 duplicates volumes[0] (a)"},
 		{"negative id", map[string]any{"volumes": []map[string]any{{"id": -5, "name": "a"}}}, "volumes[0]: id -5 is not a volume id"},
 	}

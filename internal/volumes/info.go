@@ -18,26 +18,27 @@ type InfoOptions struct {
 	Common              `mapstructure:",squash"`
 	Names               []string     `mapstructure:"names"`
 	LabelSelector       string       `mapstructure:"label_selector"`
-	Dest                string       `mapstructure:"dest"`
+	Dest                string       `mapstructure:"dest" ansible:"type=path"`
 	Plan                []plan.Entry `mapstructure:"plan"`
 	DeleteNames         []string     `mapstructure:"delete_names"`
 	DeleteLabelSelector string       `mapstructure:"delete_label_selector"`
-	DiffDest            string       `mapstructure:"diff_dest"`
+	DiffDest            string       `mapstructure:"diff_dest" ansible:"type=path"`
 
 	// The reset's preparation (see Preparation): the plan and reviewed diff files, the play's
 	// hosts and the inventory's.
-	PlanPath       string   `mapstructure:"plan_path"`
-	DiffPath       string   `mapstructure:"diff_path"`
+	PlanPath       string   `mapstructure:"plan_path" ansible:"type=path"`
+	DiffPath       string   `mapstructure:"diff_path" ansible:"type=path"`
 	Hosts          []string `mapstructure:"hosts"`
 	InventoryHosts []string `mapstructure:"inventory_hosts"`
 	AllowGrow      bool     `mapstructure:"allow_grow" ansible:"default=false"`
-	ReportPath     string   `mapstructure:"report_path"`
+	ReportPath     string   `mapstructure:"report_path" ansible:"type=path"`
 }
 
 // InfoSpec describes kbv3_volume_info to the protocol.
 var InfoSpec = ansible.Spec{
 	Name:              "kbv3_volume_info",
 	MutuallyExclusive: [][]string{{"plan", "plan_path"}},
+	Tags:              planEntryTags("plan"),
 }
 
 // VolumeInfo is one listed volume.

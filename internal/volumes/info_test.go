@@ -234,7 +234,7 @@ func TestInfoRejectsBadOptionsBeforeAnyRequest(t *testing.T) {
 		{"bad delete label selector", map[string]any{"plan": p.Volumes, "delete_label_selector": "a,,b"}, []string{`delete_label_selector "a,,b"`}},
 		{"delete selector without plan", map[string]any{"delete_names": []string{"vol-*"}, "diff_dest": "x.json"},
 			[]string{"delete_names: needs plan", "diff_dest: needs plan"}},
-		{"bad plan entries, named as plan", map[string]any{"plan": []map[string]any{{"hostname": "crm-01", "size_gb": 5}, {"size_gb": 20}}},
+		{"bad plan entries, named as plan", map[string]any{"plan": []map[string]any{{"hostname": "crm-01", "size_gb": 5}, {"hostname": "-bad", "size_gb": 20}}},
 			[]string{"plan[0] (crm-01)", "plan[1]"}},
 		{"unknown suboption", map[string]any{"plan": []map[string]any{{"hostname": "crm-01", "size_gb": 20, "sise_gb": 30}}},
 			[]string{"sise_gb"}},

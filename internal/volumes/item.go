@@ -35,16 +35,6 @@ type Item struct {
 	predicted bool
 }
 
-// ActionFailed and ActionRefused are the actions of items that did not succeed: refused means
-// a safety check kept the volume as it is, before any request for it. ActionSkipped is an item
-// left alone, without a request, because another item of the same call was refused (the delete
-// module deletes a list whole or not at all); it does not fail the call by itself.
-const (
-	ActionFailed  = "failed"
-	ActionRefused = "refused"
-	ActionSkipped = "skipped"
-)
-
 // fail marks the item as not done with err, keeping what is known of the volume. changed stays
 // as it was: a step that succeeded before the failure (the detach of a move) did change the
 // volume, and the task must say so.

@@ -130,6 +130,9 @@ func exec[T any](r *rig, spec ansible.Spec, run func(ctx context.Context, m *ans
 	if check {
 		assert.Zero(r.t, o.mutating, "check mode sends no mutating request: %s", buf.String())
 	}
+	for _, it := range o.Volumes {
+		assert.Contains(r.t, Actions[spec.Name], it.Action, "volume %s: the action is one of Actions[%s], which the docs are checked against", it.Volume, spec.Name)
+	}
 	return o
 }
 

@@ -20,7 +20,7 @@ type Common struct {
 	APIEndpoint string `mapstructure:"api_endpoint" ansible:"env=HCLOUD_ENDPOINT,default=https://api.hetzner.cloud/v1"`
 	Timeout     int    `mapstructure:"timeout" ansible:"default=300"`
 	Concurrency int    `mapstructure:"concurrency" ansible:"default=10"`
-	LogPath     string `mapstructure:"log_path"`
+	LogPath     string `mapstructure:"log_path" ansible:"type=path"`
 	// RunID stamps the operation log's lines (the reset playbook passes stage 0's).
 	RunID string `mapstructure:"run_id"`
 	// Deadline, in Unix seconds, ends the call earlier than timeout would: the reset playbook

@@ -23,7 +23,7 @@ type VerifyOptions struct {
 	Common     `mapstructure:",squash"`
 	Volumes    []plan.Entry `mapstructure:"volumes" ansible:"required"`
 	Forbidden  []string     `mapstructure:"forbidden"`
-	ReportPath string       `mapstructure:"report_path"`
+	ReportPath string       `mapstructure:"report_path" ansible:"type=path"`
 	// FailOnProblems defaults to true in a real run and false in check mode, where nothing was
 	// changed and the verification can only describe the present.
 	FailOnProblems *bool `mapstructure:"fail_on_problems"`
@@ -75,7 +75,7 @@ func (d DoneStages) stages() []struct {
 }
 
 // VerifySpec describes kbv3_volume_verify to the protocol.
-var VerifySpec = ansible.Spec{Name: "kbv3_volume_verify"}
+var VerifySpec = ansible.Spec{Name: "kbv3_volume_verify", Tags: planEntryTags("volumes")}
 
 // Row is one plan volume as the API shows it. The fields are the live values, so that a row of
 // a wrong volume shows what is wrong rather than what was wanted.

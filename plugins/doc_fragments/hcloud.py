@@ -17,6 +17,7 @@ options:
       - A token the API refuses (C(unauthorized)), or one without the permission a request needs (C(forbidden), e.g. a read-only token),
         fails the call at once with a message naming I(api_token)/C(HCLOUD_TOKEN) and the endpoint.
     type: str
+    no_log: true
   api_endpoint:
     description:
       - Base URL of the API, including C(/v1).

@@ -1,0 +1,283 @@
+package volumes
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keybuzz/kbv3/internal/ansible"
+)
+
+// The documentation is checked against the Go contract (Contracts, Actions), field by field:
+// the sidecar docs that ansible-doc shows, the doc fragment of the common options, and the
+// lists in README.md and docs/ARCHITECTURE.md. Each difference is one error naming the file,
+// the option path and both values.
+
+const repoRoot = "../.."
+
+// readRepo reads a file of the checkout.
+func readRepo(t *testing.T, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, rel))
+	require.NoError(t, err)
+	return string(data)
+}
+
+// docYAML decodes YAML into generic values.
+func docYAML(t *testing.T, where, text string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(text), &out), where)
+	return out
+}
+
+// fragmentOptions are the options of plugins/doc_fragments/hcloud.py, the common ones.
+func fragmentOptions(t *testing.T) map[string]any {
+	t.Helper()
+	const rel = "plugins/doc_fragments/hcloud.py"
+	src := readRepo(t, rel)
+	_, rest, ok := strings.Cut(src, "DOCUMENTATION = r'''")
+	require.True(t, ok, "%s: no DOCUMENTATION = r'''", rel)
+	text, _, ok := strings.Cut(rest, "'''")
+	require.True(t, ok, "%s: DOCUMENTATION is not closed", rel)
+	opts, _ := docYAML(t, rel, text)["options"].(map[string]any)
+	require.NotEmpty(t, opts, "%s: no options", rel)
+	return opts
+}
+
+// sidecar is one module's documentation file.
+type sidecar struct {
+	options map[string]any // the module's own, merged with the fragment's as ansible-doc does
+	doc     map[string]any
+	ret     map[string]any
+}
+
+func readSidecar(t *testing.T, name string, fragment map[string]any) sidecar {
+	t.Helper()
+	rel := "plugins/modules/" + name + ".yml"
+	all := docYAML(t, rel, readRepo(t, rel))
+	doc, _ := all["DOCUMENTATION"].(map[string]any)
+	require.NotNil(t, doc, "%s: no DOCUMENTATION", rel)
+	ret, _ := all["RETURN"].(map[string]any)
+	frags, _ := doc["extends_documentation_fragment"].([]any)
+	require.Contains(t, frags, "keybuzz.infra.hcloud", "%s: the common options come from the fragment keybuzz.infra.hcloud", rel)
+	opts := map[string]any{}
+	for k, v := range fragment {
+		opts[k] = v
+	}
+	own, _ := doc["options"].(map[string]any)
+	for k, v := range own {
+		opts[k] = v
+	}
+	return sidecar{options: opts, doc: doc, ret: ret}
+}
+
+// norm prints a documented or contract value so that equal values print alike: YAML's int and
+// the decoder's int64, nil and a missing key.
+func norm(v any) string {
+	if rv := reflect.ValueOf(v); v == nil || rv.Kind() == reflect.Slice && rv.IsNil() {
+		return "(none)"
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
+}
+
+func docString(f map[string]any, key, def string) string {
+	if s, ok := f[key].(string); ok {
+		return s
+	}
+	return def
+}
+
+func docBool(f map[string]any, key string) bool {
+	b, _ := f[key].(bool)
+	return b
+}
+
+func description(f map[string]any) string {
+	switch d := f["description"].(type) {
+	case string:
+		return d
+	case []any:
+		parts := make([]string, len(d))
+		for i, p := range d {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// compareOptions returns every difference between the documented options and the contract's.
+func compareOptions(where string, docs map[string]any, want []ansible.Option) []string {
+	var problems []string
+	known := map[string]bool{}
+	for _, o := range want {
+		known[o.Name] = true
+		at := where + "." + o.Name
+		f, ok := docs[o.Name].(map[string]any)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: not documented (the module takes it: type %s)", at, o.Type))
+			continue
+		}
+		diff := func(field, doc, code string) {
+			if doc != code {
+				problems = append(problems, fmt.Sprintf("%s.%s: the docs say %s, the module %s", at, field, doc, code))
+			}
+		}
+		diff("type", docString(f, "type", "str"), o.Type)
+		diff("elements", docString(f, "elements", ""), o.Elements)
+		diff("required", fmt.Sprint(docBool(f, "required")), fmt.Sprint(o.Required))
+		diff("default", norm(f["default"]), norm(o.Default))
+		diff("choices", norm(f["choices"]), norm(o.Choices))
+		diff("no_log", fmt.Sprint(docBool(f, "no_log")), fmt.Sprint(o.NoLog))
+		for _, env := range o.Env {
+			if !strings.Contains(description(f), "C("+env+")") {
+				problems = append(problems, fmt.Sprintf("%s.description: does not say that it falls back to C(%s)", at, env))
+			}
+		}
+		sub, _ := f["suboptions"].(map[string]any)
+		switch {
+		case len(o.Suboptions) > 0:
+			problems = append(problems, compareOptions(at+".suboptions", sub, o.Suboptions)...)
+		case len(sub) > 0:
+			problems = append(problems, fmt.Sprintf("%s.suboptions: documented, but the module takes none", at))
+		}
+	}
+	for _, name := range sortedKeys(docs) {
+		if !known[name] {
+			problems = append(problems, fmt.Sprintf("%s.%s: documented, but the module does not take it", where, name))
+		}
+	}
+	return problems
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sameWords returns the differences between a documented list of words and the contract's.
+func sameWords(where, what string, doc, want []string) []string {
+	var problems []string
+	for _, w := range want {
+		if !slices.Contains(doc, w) {
+			problems = append(problems, fmt.Sprintf("%s: %s %s is missing", where, what, w))
+		}
+	}
+	for _, w := range doc {
+		if !slices.Contains(want, w) {
+			problems = append(problems, fmt.Sprintf("%s: %s %s is not one the module has", where, what, w))
+		}
+	}
+	return problems
+}
+
+var codeRE = regexp.MustCompile(`C\(([a-z_]+)\)`)
+
+// codeWords are the C(word) of a description, once each.
+func codeWords(s string) []string {
+	var out []string
+	for _, m := range codeRE.FindAllStringSubmatch(s, -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// itemFields are the keys of an item result.
+func itemFields() []string {
+	var out []string
+	t := reflect.TypeFor[Item]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func contracts(t *testing.T) map[string]Contract {
+	t.Helper()
+	c, err := Contracts()
+	require.NoError(t, err)
+	require.Len(t, c, 6)
+	return c
+}
+
+func report(t *testing.T, problems []string) {
+	t.Helper()
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// TestDocsSidecars holds each module's sidecar documentation to its contract: every option and
+// suboption with its type, elements, default, choices, required and no_log, the environment
+// fallbacks, and the words of the items' action and the item's fields in RETURN.
+func TestDocsSidecars(t *testing.T) {
+	fragment := fragmentOptions(t)
+	for name, c := range contracts(t) {
+		t.Run(name, func(t *testing.T) {
+			sc := readSidecar(t, name, fragment)
+			rel := "plugins/modules/" + name + ".yml"
+			report(t, compareOptions(rel+": options", sc.options, c.Options))
+			vols, _ := sc.ret["volumes"].(map[string]any)
+			contains, _ := vols["contains"].(map[string]any)
+			if c.Actions == nil {
+				return
+			}
+			action, _ := contains["action"].(map[string]any)
+			require.NotNil(t, action, "%s: RETURN.volumes.contains.action is not documented", rel)
+			report(t, sameWords(rel+": RETURN.volumes.contains.action", "action", codeWords(description(action)), c.Actions))
+			report(t, sameWords(rel+": RETURN.volumes.contains", "item field", sortedKeys(contains), itemFields()))
+		})
+	}
+}
+
+// TestDocsFragment holds the doc fragment to the common options: every module takes exactly
+// those, with the fields the fragment documents.
+func TestDocsFragment(t *testing.T) {
+	common, err := ansible.Contract[Common](ansible.Spec{Name: "common"})
+	require.NoError(t, err)
+	report(t, compareOptions("plugins/doc_fragments/hcloud.py: options", fragmentOptions(t), common))
+}
+
+// TestDocsActionWordsKnown holds the action words the verify module's docs quote (of the items
+// the stages return) to the words the modules have.
+func TestDocsActionWordsKnown(t *testing.T) {
+	var all []string
+	for _, words := range Actions {
+		all = append(all, words...)
+	}
+	rel := "plugins/modules/kbv3_volume_verify.yml"
+	doc := docYAML(t, rel, readRepo(t, rel))["DOCUMENTATION"].(map[string]any)
+	done := doc["options"].(map[string]any)["done"].(map[string]any)["suboptions"].(map[string]any)
+	for _, stage := range sortedKeys(done) {
+		sub := done[stage].(map[string]any)["suboptions"].(map[string]any)
+		action, _ := sub["action"].(map[string]any)
+		for _, w := range codeWords(description(action)) {
+			if !slices.Contains(all, w) {
+				t.Errorf("%s: options.done.%s.action quotes C(%s), which no module returns", rel, stage, w)
+			}
+		}
+	}
+}
