@@ -281,3 +281,159 @@ func TestDocsActionWordsKnown(t *testing.T) {
 		}
 	}
 }
+
+// codes reads a list written as backticked words: those outside parentheses, in order, and
+// for each the backticked words in the parentheses that follow it.
+func codes(s string) (top []string, sub map[string][]string) {
+	sub = map[string][]string{}
+	depth, last := 0, ""
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case '`':
+			end := strings.IndexByte(s[i+1:], '`')
+			if end < 0 {
+				return top, sub
+			}
+			word := s[i+1 : i+1+end]
+			i += end + 1
+			if depth == 0 {
+				top, last = append(top, word), word
+			} else if last != "" {
+				sub[last] = append(sub[last], word)
+			}
+		}
+	}
+	return top, sub
+}
+
+// cutTop returns s up to the first sep outside parentheses.
+func cutTop(s string, sep byte) string {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case sep:
+			if depth == 0 {
+				return s[:i]
+			}
+		}
+	}
+	return s
+}
+
+// between returns the text of s from the first line starting with from up to the first line
+// (after it) starting with to.
+func between(t *testing.T, where, s, from, to string) string {
+	t.Helper()
+	i := strings.Index(s, "\n"+from)
+	require.GreaterOrEqual(t, i, 0, "%s: no line starting %q", where, from)
+	s = s[i+1:]
+	j := strings.Index(s[len(from):], "\n"+to)
+	require.GreaterOrEqual(t, j, 0, "%s: no line starting %q after %q", where, to, from)
+	return s[:len(from)+j]
+}
+
+// tableRows returns the cells of the rows of the markdown table whose first cell is a module.
+func tableRows(s string) map[string][]string {
+	out := map[string][]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(line, "| `kbv3_volume_") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		out[strings.Trim(cells[0], "`")] = cells
+	}
+	return out
+}
+
+func optionNames(opts []ansible.Option) []string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = o.Name
+	}
+	return out
+}
+
+// commonNames are the options every module takes.
+func commonNames(t *testing.T) []string {
+	t.Helper()
+	common, err := ansible.Contract[Common](ansible.Spec{Name: "common"})
+	require.NoError(t, err)
+	return optionNames(common)
+}
+
+// TestDocsReadme holds README.md's lists to the contract: the common options, each module's
+// other options (and the suboptions it lists in parentheses), the words of its items' action,
+// and the item's fields.
+func TestDocsReadme(t *testing.T) {
+	const rel = "README.md"
+	text := readRepo(t, rel)
+	common, _ := codes(cutTop(strings.TrimPrefix(between(t, rel, text, "All six take the common options", "| module |"), "All six take the common options"), ';'))
+	report(t, sameWords(rel+": the common options", "option", common, commonNames(t)))
+
+	rows := tableRows(between(t, rel, text, "| module | does |", "The four modules"))
+	for name, c := range contracts(t) {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("%s: the module table has no row for %s", rel, name)
+			continue
+		}
+		require.Len(t, row, 4, "%s: the row of %s", rel, name)
+		where := rel + ": " + name
+		top, sub := codes(row[2])
+		own := slices.DeleteFunc(optionNames(c.Options), func(n string) bool { return slices.Contains(commonNames(t), n) })
+		report(t, sameWords(where+" options", "option", top, own))
+		for _, o := range c.Options {
+			if listed, ok := sub[o.Name]; ok {
+				report(t, sameWords(where+" options "+o.Name, "suboption", listed, optionNames(o.Suboptions)))
+			}
+		}
+		actions, _ := codes(row[3])
+		report(t, sameWords(where+" actions", "action", actions, c.Actions))
+	}
+	_, items, ok := strings.Cut(between(t, rel, text, "The four modules", "The option and action lists"), "one item per volume:")
+	require.True(t, ok, "%s: no \"one item per volume:\"", rel)
+	fields, _ := codes(cutTop(items, ';'))
+	report(t, sameWords(rel+": the item's fields", "field", fields, itemFields()))
+}
+
+// TestDocsArchitecture holds docs/ARCHITECTURE.md's lists to the contract: the common options,
+// the item's fields and each module's action words.
+func TestDocsArchitecture(t *testing.T) {
+	const rel = "docs/ARCHITECTURE.md"
+	text := readRepo(t, rel)
+	_, commonText, _ := strings.Cut(between(t, rel, text, "### Module options common to all six", "The options of each module"), "\n")
+	common, _ := codes(commonText)
+	report(t, sameWords(rel+": the common options", "option", common, commonNames(t)))
+
+	item := between(t, rel, text, "### Item result", "### Module result")
+	_, fieldsText, _ := strings.Cut(item, "\n")
+	fieldsText, _, _ = strings.Cut(strings.TrimSpace(fieldsText), "\n")
+	fields, _ := codes(fieldsText)
+	report(t, sameWords(rel+": the item's fields", "field", fields, itemFields()))
+
+	rows := tableRows(item)
+	for name, c := range contracts(t) {
+		row, ok := rows[name]
+		switch {
+		case c.Actions == nil && ok:
+			t.Errorf("%s: the action table has a row for %s, which returns no items", rel, name)
+		case c.Actions == nil:
+		case !ok:
+			t.Errorf("%s: the action table has no row for %s", rel, name)
+		default:
+			actions, _ := codes(row[1])
+			report(t, sameWords(rel+": "+name+" actions", "action", actions, c.Actions))
+		}
+	}
+}
