@@ -33,8 +33,8 @@ var (
 	ErrAttachedElsewhere = errors.New("volume is attached to another server")
 	// ErrProtected: the volume is delete-protected.
 	ErrProtected = errors.New("volume is delete-protected")
-	// ErrMismatch: a volume of that name exists but differs from what was asked for, or the
-	// volume of that name has another id than the one given.
+	// ErrMismatch: the volume of that name has another id than the one the caller gave
+	// (DeleteOpts.ID): the name was reused since the review.
 	ErrMismatch = errors.New("volume differs")
 	// ErrLocationMismatch: the volume and the server are in different locations.
 	ErrLocationMismatch = errors.New("volume and server are in different locations")
