@@ -87,39 +87,7 @@ func TestBadInputFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := relState(t, s)
-			planBytes := []byte(c.rawPlan)
-			if c.rawPlan == "" {
-				var p map[string]any
-				if err := json.Unmarshal(f.PlanJSON(), &p); err != nil {
-					t.Fatal(err)
-				}
-				if c.plan != nil {
-					c.plan(p)
-				}
-				planBytes, _ = json.MarshalIndent(p, "", "  ")
-			}
-			diffBytes := []byte(c.rawDiff)
-			if c.rawDiff == "" {
-				var d map[string]any
-				if err := json.Unmarshal(diff, &d); err != nil {
-					t.Fatal(err)
-				}
-				if c.diff != nil {
-					c.diff(d, st)
-				}
-				diffBytes, _ = json.MarshalIndent(d, "", "  ")
-			}
-			if err := os.WriteFile(w.Plan, planBytes, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(w.Diff, diffBytes, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if c.noDiff {
-				if err := os.Remove(w.Diff); err != nil {
-					t.Fatal(err)
-				}
-			}
+			c.write(t, w, f.PlanJSON(), diff, st)
 			if err := s.ResetStats(); err != nil {
 				t.Fatal(err)
 			}
@@ -152,5 +120,44 @@ func TestBadInputFiles(t *testing.T) {
 			}
 			p.done()
 		})
+	}
+}
+
+// write puts the case's plan and diff files into w: the raw text when the case gives one, else
+// planJSON and diff with the case's edits (st is the fleet, for the ids).
+func (c badFile) write(t *testing.T, w *e2e.Workspace, planJSON, diff []byte, st simproc.State) {
+	t.Helper()
+	planBytes := []byte(c.rawPlan)
+	if c.rawPlan == "" {
+		var p map[string]any
+		if err := json.Unmarshal(planJSON, &p); err != nil {
+			t.Fatal(err)
+		}
+		if c.plan != nil {
+			c.plan(p)
+		}
+		planBytes, _ = json.MarshalIndent(p, "", "  ")
+	}
+	diffBytes := []byte(c.rawDiff)
+	if c.rawDiff == "" {
+		var d map[string]any
+		if err := json.Unmarshal(diff, &d); err != nil {
+			t.Fatal(err)
+		}
+		if c.diff != nil {
+			c.diff(d, st)
+		}
+		diffBytes, _ = json.MarshalIndent(d, "", "  ")
+	}
+	if err := os.WriteFile(w.Plan, planBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.Diff, diffBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c.noDiff {
+		if err := os.Remove(w.Diff); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -54,6 +55,33 @@ func TestCollectionTarball(t *testing.T) {
 	t.Logf("%s: %.2f MB (%d bytes)", filepath.Base(tarball), float64(fi.Size())/1e6, fi.Size())
 	assert.Less(t, fi.Size(), int64(maxTarball), "the tarball weighs %.2f MB", float64(fi.Size())/1e6)
 
+	checkTarballFiles(t, tarball, binaries)
+
+	installed := filepath.Join(env.Dir, "collections")
+	r = env.Command(ctx, []string{"ANSIBLE_CONFIG=", "ANSIBLE_COLLECTIONS_PATH=" + installed},
+		"ansible-galaxy", "collection", "install", "-p", installed, tarball)
+	require.NoError(t, r.Err, r.Summary())
+	coll := filepath.Join(installed, "ansible_collections", "keybuzz", "infra")
+	module := filepath.Join(coll, "plugins", "modules", "kbv3_volume_info")
+	li, err := os.Lstat(module)
+	require.NoError(t, err, r.Summary())
+	require.True(t, li.Mode().IsRegular(), "the installed module is a file of its own, not a link into the repository")
+
+	// On disk: each platform's binary once, and nothing else of its size.
+	checkInstalledOnce(t, filepath.Join(coll, "plugins", "modules"), coll, binaries)
+
+	checkAnsibleDocList(t, "ansible-doc", installed)
+
+	// Ad hoc, from the installed copy only: no ansible.cfg (ANSIBLE_CONFIG= drops the
+	// repository's), the installed path as the only collection path.
+	checkAdHocFromInstalled(t, ctx, env, installed)
+}
+
+// checkTarballFiles checks what the tarball holds: no Go sources or build output, the
+// collection's metadata and playbooks, each shipped platform's binary (binaries: path in the
+// tarball → content) and a stub file per module.
+func checkTarballFiles(t *testing.T, tarball string, binaries map[string][]byte) {
+	t.Helper()
 	files := tarFiles(t, tarball)
 	for name, size := range files {
 		assert.False(t, strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" ||
@@ -76,19 +104,12 @@ func TestCollectionTarball(t *testing.T) {
 			assert.Less(t, files["plugins/modules/"+m], int64(4096), "the module file %s is a stub, not a binary", m)
 		}
 	}
+}
 
-	installed := filepath.Join(env.Dir, "collections")
-	r = env.Command(ctx, []string{"ANSIBLE_CONFIG=", "ANSIBLE_COLLECTIONS_PATH=" + installed},
-		"ansible-galaxy", "collection", "install", "-p", installed, tarball)
-	require.NoError(t, r.Err, r.Summary())
-	coll := filepath.Join(installed, "ansible_collections", "keybuzz", "infra")
-	module := filepath.Join(coll, "plugins", "modules", "kbv3_volume_info")
-	li, err := os.Lstat(module)
-	require.NoError(t, err, r.Summary())
-	require.True(t, li.Mode().IsRegular(), "the installed module is a file of its own, not a link into the repository")
-
-	// On disk: each platform's binary once, and nothing else of its size.
-	modulesDir := filepath.Join(coll, "plugins", "modules")
+// checkInstalledOnce checks that modulesDir holds each platform's binary once, and nothing else
+// of its size; coll is the installed collection.
+func checkInstalledOnce(t *testing.T, modulesDir, coll string, binaries map[string][]byte) {
+	t.Helper()
 	copies := map[string]int{}
 	var onePerPlatform int64
 	for _, data := range binaries {
@@ -107,12 +128,13 @@ func TestCollectionTarball(t *testing.T) {
 	t.Logf("installed plugins/modules: %.1f MB on disk (one copy per platform: %.1f MB); whole collection %.1f MB",
 		float64(used)/1e6, float64(onePerPlatform)/1e6, float64(diskUsage(t, coll, nil))/1e6)
 	assert.LessOrEqual(t, used, onePerPlatform+256<<10, "the installed modules take more than one copy per platform")
+}
 
-	checkAnsibleDocList(t, "ansible-doc", installed)
-
-	// Ad hoc, from the installed copy only: no ansible.cfg (ANSIBLE_CONFIG= drops the
-	// repository's), the installed path as the only collection path.
-	r = env.Command(ctx, []string{
+// checkAdHocFromInstalled runs kbv3_volume_info ad hoc from the collection installed in
+// installed, with no ansible.cfg and that path as the only collection path.
+func checkAdHocFromInstalled(t *testing.T, ctx context.Context, env *e2e.Env, installed string) {
+	t.Helper()
+	r := env.Command(ctx, []string{
 		"ANSIBLE_CONFIG=",
 		"ANSIBLE_COLLECTIONS_PATH=" + installed,
 		"ANSIBLE_LOAD_CALLBACK_PLUGINS=1",

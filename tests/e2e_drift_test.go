@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,6 +36,38 @@ func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 	e2eRequireOK(t, r)
 	d := env.Diff()
 	require.Len(t, d.Delete, 40)
+	dr := driftAfterReview(t, c, p, d)
+
+	require.NoError(t, env.Sim.ResetStats())
+	before := env.State()
+	r = env.Playbook(ctx, e2e.ResetPlaybook, inventory...)
+	require.Error(t, r.Err, r.Summary())
+	assert.Zero(t, env.Stats().Requests.Mutating, "no mutating request after a refusal at stage 0")
+	assert.Empty(t, e2e.Changed(before, env.State(), e2e.VolumeNames(before)...), "nothing changed")
+	_, ran := r.Task("Stage 1")
+	assert.False(t, ran, "no stage ran")
+
+	var res struct {
+		Msg      string   `json:"msg"`
+		Problems []string `json:"problems"`
+	}
+	require.NoError(t, e2eStage(t, r, 0).Decode(&res))
+	t.Logf("stage 0: %s", res.Msg)
+	dr.requireEveryProblem(t, res.Problems)
+	assert.NoFileExists(t, env.Path(e2e.SnapshotFile), "a refused run records nothing")
+}
+
+// drift is what driftAfterReview changed, by the names the checks need.
+type drift struct {
+	movedTo, attachedTo string // where vol-redis-01 and the reviewed-detached volume went
+	full                string // the plan host given 16 volumes
+	deleted             string // the plan server deleted
+}
+
+// driftAfterReview overtakes the reviewed diff d and plan p through the API, in every way the
+// stage-0 checks know.
+func driftAfterReview(t *testing.T, c *e2eClient, p *plan.Plan, d *plan.Diff) drift {
+	t.Helper()
 	reviewedDetached := ""
 	for _, e := range d.Delete {
 		if e.Detached {
@@ -45,7 +75,6 @@ func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 		}
 	}
 	require.Equal(t, "vol-minio-01", reviewedDetached)
-
 	movedTo := c.neighbour("redis-01", "")
 	attachedTo := c.neighbour("minio-01", movedTo)
 	c.attach("vol-redis-01", movedTo, true)                              // moved to another server
@@ -78,39 +107,28 @@ func TestE2EDriftIsRefusedAtStage0(t *testing.T) {
 	}
 	require.NotEmpty(t, deleted)
 	c.deleteServer(deleted)
+	return drift{movedTo: movedTo, attachedTo: attachedTo, full: full, deleted: deleted}
+}
 
-	require.NoError(t, env.Sim.ResetStats())
-	before := env.State()
-	r = env.Playbook(ctx, e2e.ResetPlaybook, inventory...)
-	require.Error(t, r.Err, r.Summary())
-	assert.Zero(t, env.Stats().Requests.Mutating, "no mutating request after a refusal at stage 0")
-	assert.Empty(t, e2e.Changed(before, env.State(), e2e.VolumeNames(before)...), "nothing changed")
-	_, ran := r.Task("Stage 1")
-	assert.False(t, ran, "no stage ran")
-
-	var res struct {
-		Msg      string   `json:"msg"`
-		Problems []string `json:"problems"`
-	}
-	require.NoError(t, e2eStage(t, r, 0).Decode(&res))
-	t.Logf("stage 0: %s", res.Msg)
+// requireEveryProblem checks that stage 0 named each drift, and nothing else.
+func (dr drift) requireEveryProblem(t *testing.T, problems []string) {
+	t.Helper()
 	for _, want := range []string{
-		`delete\[\d+\] \(vol-redis-01\): reviewed attached to redis-01, the volume is now attached to ` + movedTo,
+		`delete\[\d+\] \(vol-redis-01\): reviewed attached to redis-01, the volume is now attached to ` + dr.movedTo,
 		`delete\[\d+\] \(vol-queue-01\): the volume with id \d+ is now named vol-queue-01-renamed`,
 		`delete\[\d+\] \(vol-crm-01\): reviewed with 20 GB, the volume now has 30 GB`,
 		`delete\[\d+\] \(vol-etl-01\): the volume is delete-protected since the review: remove the protection \(hcloud volume disable-protection vol-etl-01 delete\)`,
-		`delete\[\d+\] \(vol-minio-01\): reviewed detached, the volume is now attached to ` + attachedTo + `: it is not detached from a server no reviewer saw it on`,
+		`delete\[\d+\] \(vol-minio-01\): reviewed detached, the volume is now attached to ` + dr.attachedTo + `: it is not detached from a server no reviewer saw it on`,
 		`volumes\[\d+\] \(maria-01\): volume kbv3-maria-01-data exists with 500 GB, the plan says \d+ GB: volumes cannot shrink`,
 		`volumes\[\d+\] \(maria-02\): volume kbv3-maria-02-data exists in \w+, server maria-02 is in \w+: a volume cannot move`,
 		`volumes\[\d+\] \(ghost-01\): server ghost-01 does not exist in the project`,
-		`volumes\[\d+\] \(` + deleted + `\): server ` + deleted + ` does not exist in the project`,
-		`volumes\[\d+\] \(` + full + `\): server ` + full + ` would have 17 volumes after the attach, the API allows 16`,
+		`volumes\[\d+\] \(` + dr.deleted + `\): server ` + dr.deleted + ` does not exist in the project`,
+		`volumes\[\d+\] \(` + dr.full + `\): server ` + dr.full + ` would have 17 volumes after the attach, the API allows 16`,
 	} {
-		assert.True(t, slices.ContainsFunc(res.Problems, regexp.MustCompile(want).MatchString), "no problem matches %s in\n%s", want, strings.Join(res.Problems, "\n"))
+		assert.True(t, slices.ContainsFunc(problems, regexp.MustCompile(want).MatchString), "no problem matches %s in\n%s", want, strings.Join(problems, "\n"))
 	}
-	assert.Len(t, res.Problems, 10, strings.Join(res.Problems, "\n"))
-	assert.NotContains(t, strings.Join(res.Problems, "\n"), "vol-haproxy-01", "a reviewed volume that is gone is nothing to refuse")
-	assert.NoFileExists(t, env.Path(e2e.SnapshotFile), "a refused run records nothing")
+	assert.Len(t, problems, 10, strings.Join(problems, "\n"))
+	assert.NotContains(t, strings.Join(problems, "\n"), "vol-haproxy-01", "a reviewed volume that is gone is nothing to refuse")
 }
 
 // A plan volume whose name the delete selector matches is refused when the diff is computed,
@@ -305,128 +323,4 @@ func e2eInventoryWith(t *testing.T, env *e2e.Env, hosts ...string) []string {
 	extra := env.Path("extra-hosts.yml")
 	require.NoError(t, os.WriteFile(extra, []byte(b.String()), 0o644))
 	return []string{"-i", filepath.Join(env.Root, "ansible", "inventory", "hosts.yml"), "-i", extra}
-}
-
-// e2eClient changes the simulator's fleet through the API, as someone else would between the
-// review and the run; every call fails the test on error.
-type e2eClient struct {
-	t   *testing.T
-	ctx context.Context
-	c   *hcloud.Client
-}
-
-func e2eAPI(t *testing.T, ctx context.Context, env *e2e.Env) *e2eClient {
-	return &e2eClient{t: t, ctx: ctx, c: hcloud.NewClient(hcloud.WithEndpoint(env.Endpoint), hcloud.WithToken(env.Token),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))}
-}
-
-func (c *e2eClient) volume(name string) *hcloud.Volume {
-	v, _, err := c.c.Volume.GetByName(c.ctx, name)
-	require.NoError(c.t, err)
-	require.NotNil(c.t, v, "volume %s", name)
-	return v
-}
-
-func (c *e2eClient) server(name string) *hcloud.Server {
-	s, _, err := c.c.Server.GetByName(c.ctx, name)
-	require.NoError(c.t, err)
-	require.NotNil(c.t, s, "server %s", name)
-	return s
-}
-
-func (c *e2eClient) wait(a *hcloud.Action, err error) {
-	require.NoError(c.t, err)
-	require.NoError(c.t, c.c.Action.WaitFor(c.ctx, a))
-}
-
-// otherLocation is a location other than server's.
-func (c *e2eClient) otherLocation(server string) string {
-	if c.server(server).Location.Name == "fsn1" {
-		return "nbg1"
-	}
-	return "fsn1"
-}
-
-// neighbour is another server in server's location, other than not.
-func (c *e2eClient) neighbour(server, not string) string {
-	loc := c.server(server).Location.Name
-	all, err := c.c.Server.All(c.ctx)
-	require.NoError(c.t, err)
-	for _, s := range all {
-		if s.Name != server && s.Name != not && s.Location.Name == loc {
-			return s.Name
-		}
-	}
-	c.t.Fatalf("no other server in %s", loc)
-	return ""
-}
-
-func (c *e2eClient) deleteServer(name string) {
-	res, _, err := c.c.Server.DeleteWithResult(c.ctx, c.server(name))
-	c.wait(res.Action, err)
-}
-
-func (c *e2eClient) detach(name string) {
-	a, _, err := c.c.Volume.Detach(c.ctx, c.volume(name))
-	c.wait(a, err)
-}
-
-// attach attaches the volume to server, detaching it first when detachFirst.
-func (c *e2eClient) attach(name, server string, detachFirst bool) {
-	v := c.volume(name)
-	if detachFirst {
-		a, _, err := c.c.Volume.Detach(c.ctx, v)
-		c.wait(a, err)
-	}
-	a, _, err := c.c.Volume.Attach(c.ctx, v, c.server(server))
-	c.wait(a, err)
-}
-
-func (c *e2eClient) rename(name, to string) {
-	_, _, err := c.c.Volume.Update(c.ctx, c.volume(name), hcloud.VolumeUpdateOpts{Name: to})
-	require.NoError(c.t, err)
-}
-
-func (c *e2eClient) resize(name string, size int) {
-	a, _, err := c.c.Volume.Resize(c.ctx, c.volume(name), size)
-	c.wait(a, err)
-}
-
-func (c *e2eClient) protect(name string) {
-	a, _, err := c.c.Volume.ChangeProtection(c.ctx, c.volume(name), hcloud.VolumeChangeProtectionOpts{Delete: hcloud.Ptr(true)})
-	c.wait(a, err)
-}
-
-func (c *e2eClient) remove(name string) {
-	v := c.volume(name)
-	if v.Server != nil {
-		a, _, err := c.c.Volume.Detach(c.ctx, v)
-		c.wait(a, err)
-	}
-	_, err := c.c.Volume.Delete(c.ctx, v)
-	require.NoError(c.t, err)
-}
-
-// create creates a volume in location, or attached to server.
-func (c *e2eClient) create(name string, size int, location, server string) {
-	opts := hcloud.VolumeCreateOpts{Name: name, Size: size}
-	if server != "" {
-		opts.Server = c.server(server)
-	} else {
-		opts.Location = &hcloud.Location{Name: location}
-	}
-	res, _, err := c.c.Volume.Create(c.ctx, opts)
-	require.NoError(c.t, err)
-	require.NoError(c.t, c.c.Action.WaitFor(c.ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...))
-}
-
-// fill attaches new volumes to server until it has n, and returns their names.
-func (c *e2eClient) fill(server string, n int) []string {
-	var names []string
-	for i := len(c.server(server).Volumes); i < n; i++ {
-		name := fmt.Sprintf("extra-%s-%02d", server, i)
-		c.create(name, 10, "", server)
-		names = append(names, name)
-	}
-	return names
 }

@@ -37,7 +37,6 @@ func TestE2EExampleFleetFromTheInstalledCollection(t *testing.T) {
 	sim := simproc.StartT(t, simproc.Options{Binary: built.Sim, ScenarioFile: filepath.Join(example, "scenario.json"),
 		Token: simproc.Token, ActionTime: 50 * time.Millisecond})
 
-	// Build and install the collection as a user would.
 	tmp := t.TempDir()
 	collections := filepath.Join(tmp, "collections")
 	work := filepath.Join(tmp, "work")
@@ -51,46 +50,20 @@ func TestE2EExampleFleetFromTheInstalledCollection(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	out, err := run("ansible-galaxy", "collection", "build", "--force", "--output-path", filepath.Join(tmp, "dist"), built.Root)
-	require.NoError(t, err, out)
-	tarballs, err := filepath.Glob(filepath.Join(tmp, "dist", "keybuzz-infra-*.tar.gz"))
-	require.NoError(t, err)
-	require.Len(t, tarballs, 1)
-	out, err = run("ansible-galaxy", "collection", "install", "-p", collections, tarballs[0])
-	require.NoError(t, err, out)
+	// Build and install the collection as a user would.
+	exampleInstall(t, run, built.Root, tmp, collections)
 	installed := filepath.Join(collections, "ansible_collections", "keybuzz", "infra")
 	before := treeOf(t, installed)
 	require.NoError(t, os.CopyFS(filepath.Join(work, "inventory"), os.DirFS(filepath.Join(example, "inventory"))))
 	inv := []string{"-i", "inventory/hosts.yml"}
 
 	// The diff, from the inventory's variables, and the review: one delete line removed.
-	out, err = run(append([]string{"ansible-playbook", "keybuzz.infra.volume_diff_v3", "-e", `{"delete_patterns": ["data-*"]}`}, inv...)...)
-	require.NoError(t, err, out)
-	diffPath := filepath.Join(work, "servers", "volume_diff_v3.json")
-	d, err := plan.LoadDiff(diffPath)
-	require.NoError(t, err, out)
-	var deletes, protected []string
-	for _, e := range d.Delete {
-		deletes = append(deletes, e.Name)
-	}
-	for _, e := range d.Protected {
-		protected = append(protected, e.Name)
-	}
-	assert.ElementsMatch(t, []string{"data-cache-01", "data-db-01a", "data-db-01b", "data-web-01", "data-web-02"}, deletes)
-	assert.Equal(t, []string{"data-db-02"}, protected)
-	require.Len(t, d.Mismatch, 1, out)
-	assert.Equal(t, "kbv3-cache-02-data", d.Mismatch[0].Volume)
-	assert.Contains(t, out, "delete   data-db-01a (id ")
-	assert.Contains(t, out, "protected, kept data-db-02")
-	d.Delete = slices.DeleteFunc(d.Delete, func(e plan.DeleteEntry) bool { return e.Name == "data-web-02" })
-	data, err := d.Encode()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(diffPath, data, 0o644))
+	exampleReview(t, run, filepath.Join(work, "servers", "volume_diff_v3.json"), inv)
 
 	// Without allow_grow the growth is refused at stage 0, naming the variable; with it, --check
 	// predicts the run and sends no mutating request.
 	require.NoError(t, sim.ResetStats())
-	out, err = run(append([]string{"ansible-playbook", "keybuzz.infra.volume_reset_v3", "--check"}, inv...)...)
+	out, err := run(append([]string{"ansible-playbook", "keybuzz.infra.volume_reset_v3", "--check"}, inv...)...)
 	require.Error(t, err, out)
 	assert.Contains(t, out, "run with -e allow_grow=true to grow it")
 	out, err = run(append([]string{"ansible-playbook", "keybuzz.infra.volume_reset_v3", "--check", "-e", "allow_grow=true"}, inv...)...)
@@ -116,7 +89,59 @@ func TestE2EExampleFleetFromTheInstalledCollection(t *testing.T) {
 	assert.Regexp(t, `(?m)^localhost\s+: ok=\d+\s+changed=0|changed=0`, out)
 	assert.NotRegexp(t, `changed=[1-9]`, out)
 
-	fleet = exampleFleet(t, run)
+	exampleEndState(t, exampleFleet(t, run), sim)
+
+	// Everything was written under the working directory, nothing inside the collection.
+	assert.Equal(t, before, treeOf(t, installed), "the installed collection is unchanged")
+	for _, f := range []string{"servers/volume_diff_v3.json", "servers/existing_volumes_hetzner.json", "reports/volume_reset_v3.md", "logs/volume-reset-v3.jsonl"} {
+		assert.FileExists(t, filepath.Join(work, f))
+	}
+}
+
+// exampleInstall builds the collection's tarball from root and installs it into collections,
+// as a user would.
+func exampleInstall(t *testing.T, run func(...string) (string, error), root, tmp, collections string) {
+	t.Helper()
+	out, err := run("ansible-galaxy", "collection", "build", "--force", "--output-path", filepath.Join(tmp, "dist"), root)
+	require.NoError(t, err, out)
+	tarballs, err := filepath.Glob(filepath.Join(tmp, "dist", "keybuzz-infra-*.tar.gz"))
+	require.NoError(t, err)
+	require.Len(t, tarballs, 1)
+	out, err = run("ansible-galaxy", "collection", "install", "-p", collections, tarballs[0])
+	require.NoError(t, err, out)
+}
+
+// exampleReview computes the diff from the inventory's variables and reviews it: one delete
+// line removed.
+func exampleReview(t *testing.T, run func(...string) (string, error), diffPath string, inv []string) {
+	t.Helper()
+	out, err := run(append([]string{"ansible-playbook", "keybuzz.infra.volume_diff_v3", "-e", `{"delete_patterns": ["data-*"]}`}, inv...)...)
+	require.NoError(t, err, out)
+	d, err := plan.LoadDiff(diffPath)
+	require.NoError(t, err, out)
+	var deletes, protected []string
+	for _, e := range d.Delete {
+		deletes = append(deletes, e.Name)
+	}
+	for _, e := range d.Protected {
+		protected = append(protected, e.Name)
+	}
+	assert.ElementsMatch(t, []string{"data-cache-01", "data-db-01a", "data-db-01b", "data-web-01", "data-web-02"}, deletes)
+	assert.Equal(t, []string{"data-db-02"}, protected)
+	require.Len(t, d.Mismatch, 1, out)
+	assert.Equal(t, "kbv3-cache-02-data", d.Mismatch[0].Volume)
+	assert.Contains(t, out, "delete   data-db-01a (id ")
+	assert.Contains(t, out, "protected, kept data-db-02")
+	d.Delete = slices.DeleteFunc(d.Delete, func(e plan.DeleteEntry) bool { return e.Name == "data-web-02" })
+	data, err := d.Encode()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(diffPath, data, 0o644))
+}
+
+// exampleEndState checks the fleet after the full run: every host has its volume, the reviewed
+// old volumes are gone, the kept ones are there.
+func exampleEndState(t *testing.T, fleet map[string]exampleVolume, sim *simproc.Sim) {
+	t.Helper()
 	// The CLI's JSON leaves the format out: it is read from the simulator's state.
 	st, err := sim.State()
 	require.NoError(t, err)
@@ -143,12 +168,6 @@ func TestE2EExampleFleetFromTheInstalledCollection(t *testing.T) {
 	assert.Equal(t, exampleVolume{Size: 20, Format: "ext4", Server: "web-02"}, fleet["data-web-02"], "the line removed in review is kept")
 	assert.Equal(t, exampleVolume{Size: 50, Format: "xfs", Server: "db-02"}, fleet["data-db-02"], "the protected volume is kept")
 	assert.Equal(t, exampleVolume{Size: 100, Server: "db-02"}, fleet["backups-keep"], "the unrelated volume survives")
-
-	// Everything was written under the working directory, nothing inside the collection.
-	assert.Equal(t, before, treeOf(t, installed), "the installed collection is unchanged")
-	for _, f := range []string{"servers/volume_diff_v3.json", "servers/existing_volumes_hetzner.json", "reports/volume_reset_v3.md", "logs/volume-reset-v3.jsonl"} {
-		assert.FileExists(t, filepath.Join(work, f))
-	}
 }
 
 // exampleVolume is a volume as the hcloud CLI shows it.

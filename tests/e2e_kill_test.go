@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -20,60 +21,22 @@ func TestE2EKilledDuringAttachThenRerun(t *testing.T) {
 	e2eComputeDiff(t, ctx, env)
 	diff := env.Diff()
 
-	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
-	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
-	require.NoError(t, err)
-	killed := false
-	deadline := time.After(3 * time.Minute)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-wait:
-	for {
-		select {
-		case <-p.Done():
-			break wait
-		case <-deadline:
-			break wait
-		case <-tick.C:
-			// Into the second batch of attaches: some volumes attached, others not yet.
-			if env.Stats().Requests.ByRoute[attachRoute] >= 12 {
-				require.NoError(t, p.Kill())
-				killed = true
-				break wait
-			}
-		}
-	}
-	first := p.Wait()
+	first, killed := e2eKillInTheAttachStage(t, ctx, env, 12)
 	require.True(t, killed, "the playbook was not caught in the attach stage\n%s", first.Summary())
 	require.Error(t, first.Err, "a killed ansible-playbook exits non-zero")
 	assert.Empty(t, first.Recap, "a killed play prints no recap")
 	assert.Contains(t, first.Output, "TASK [Stage 3, attach")
 
 	mid := env.State()
-	attached := 0
-	for _, e := range env.Plan().Volumes {
-		if v, ok := mid.Volume(e.Name()); ok && e2e.ServerName(mid, v) == e.Hostname {
-			attached++
-		}
-	}
+	attached := plannedAttached(env, mid)
 	// Settled attaches and the one batch in flight, not the whole stage.
 	t.Logf("at the kill: %d of 47 volumes attached", attached)
 	assert.Less(t, attached, 47, "the kill came after the attach stage")
 
 	// The attaches already sent when the kill came run to their end in the API: the rerun has
 	// exactly the rest to do, and nothing of the stages before.
-	settled := env.State()
-	for i := 0; i < 200 && running(settled) > 0; i++ {
-		time.Sleep(50 * time.Millisecond)
-		settled = env.State()
-	}
-	require.Zero(t, running(settled), "actions still running 10 s after the kill")
-	left := 0
-	for _, e := range env.Plan().Volumes {
-		if v, ok := settled.Volume(e.Name()); !ok || e2e.ServerName(settled, v) != e.Hostname {
-			left++
-		}
-	}
+	settled := e2eSettled(t, env)
+	left := len(env.Plan().Volumes) - plannedAttached(env, settled)
 	r := env.Playbook(ctx, e2e.ResetPlaybook)
 	e2eRequireOK(t, r)
 	acts := e2eActions(t, r)
@@ -96,6 +59,59 @@ wait:
 			assert.True(t, listed[v.ID], "%s (id %d) was deleted but is not in the diff", v.Name, v.ID)
 		}
 	}
+}
+
+// e2eKillInTheAttachStage starts the reset and kills it once the simulator has seen attaches
+// attach requests (or gives up after 3 minutes: killed is false), and returns the killed run.
+func e2eKillInTheAttachStage(t *testing.T, ctx context.Context, env *e2e.Env, attaches int) (*e2e.Run, bool) {
+	t.Helper()
+	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
+	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
+	require.NoError(t, err)
+	killed := false
+	deadline := time.After(3 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-p.Done():
+			break wait
+		case <-deadline:
+			break wait
+		case <-tick.C:
+			// Into the second batch of attaches: some volumes attached, others not yet.
+			if env.Stats().Requests.ByRoute[attachRoute] >= attaches {
+				require.NoError(t, p.Kill())
+				killed = true
+				break wait
+			}
+		}
+	}
+	return p.Wait(), killed
+}
+
+// plannedAttached counts the plan volumes st shows attached to their host.
+func plannedAttached(env *e2e.Env, st simproc.State) int {
+	n := 0
+	for _, e := range env.Plan().Volumes {
+		if v, ok := st.Volume(e.Name()); ok && e2e.ServerName(st, v) == e.Hostname {
+			n++
+		}
+	}
+	return n
+}
+
+// e2eSettled waits (up to 10 s) until no action runs, and returns that state.
+func e2eSettled(t *testing.T, env *e2e.Env) simproc.State {
+	t.Helper()
+	settled := env.State()
+	for i := 0; i < 200 && running(settled) > 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		settled = env.State()
+	}
+	require.Zero(t, running(settled), "actions still running 10 s after the kill")
+	return settled
 }
 
 // running counts the actions of the state still running.

@@ -1,14 +1,11 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,15 +21,7 @@ func TestE2EPreflightRefusesAStaleDiff(t *testing.T) {
 	e2eComputeDiff(t, ctx, env)
 
 	// Renamed after the review, through the API.
-	client := hcloud.NewClient(hcloud.WithEndpoint(env.Endpoint), hcloud.WithToken(env.Token),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}))
-	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, _, err := client.Volume.GetByName(callCtx, "vol-redis-01")
-	require.NoError(t, err)
-	require.NotNil(t, v)
-	_, _, err = client.Volume.Update(callCtx, v, hcloud.VolumeUpdateOpts{Name: "vol-redis-01-renamed"})
-	require.NoError(t, err)
+	e2eAPI(t, ctx, env).rename("vol-redis-01", "vol-redis-01-renamed")
 
 	// An id edited in the file: the name vol-queue-01 now belongs to another id than the entry's.
 	d := env.Diff()

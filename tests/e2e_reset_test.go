@@ -111,6 +111,9 @@ func TestE2ECheckPredictsTheRun(t *testing.T) {
 	}, predicted)
 	stats := env.Stats()
 	assert.Zero(t, stats.Requests.Mutating, "mutating requests under --check: %v", stats.Requests.ByRoute)
+	// Stage 0 reads once (a page of volumes, one of servers); the stages and the verification
+	// predict from what it read.
+	assert.Equal(t, map[string]int{"GET /v1/volumes": 1, "GET /v1/servers": 1}, nonZero(stats.Requests.ByRoute), "--check reads once")
 	assert.Empty(t, e2e.Changed(env.Initial, env.State(), e2e.VolumeNames(env.Initial)...))
 	assert.Len(t, env.State().Volumes, len(env.Initial.Volumes))
 	_, err := os.Stat(env.Path(e2e.ReportFile))
@@ -181,5 +184,16 @@ func itemNames(task e2e.Task) []string {
 		out = append(out, it.Volume)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// nonZero drops the routes no request took.
+func nonZero(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
 	return out
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -171,36 +172,7 @@ func TestModernHcloudInfo(t *testing.T) {
 	assert.Equal(t, []hcLocation{locations["hel1"]}, result[locs](t, r, "location_info by id").List)
 	assert.Equal(t, []hcLocation{locations["fsn1"]}, result[locs](t, r, "location_info check mode").List)
 
-	var listed struct {
-		Servers []apiServer `json:"servers"`
-	}
-	apiGet(t, env, "/servers?per_page=50", &listed)
-	require.Len(t, listed.Servers, 3)
-	servers := map[string]hcServer{}
-	for _, s := range listed.Servers {
-		want := hcServer{
-			ID: s.ID, Name: s.Name, Created: s.Created.Format("2006-01-02T15:04:05+00:00"),
-			PrivateNetworks: []string{}, ServerType: s.ServerType.Name,
-			Datacenter: s.Datacenter.Name, Location: s.Datacenter.Location.Name, BackupWindow: s.BackupWindow,
-			RescueEnabled: s.RescueEnabled, Labels: s.Labels, Status: s.Status,
-			DeleteProtection: s.Protection.Delete, RebuildProtection: s.Protection.Rebuild,
-		}
-		if s.PublicNet.IPv4 != nil {
-			want.IPv4 = strPtr(s.PublicNet.IPv4.IP)
-		}
-		if s.PublicNet.IPv6 != nil {
-			want.IPv6 = strPtr(s.PublicNet.IPv6.IP)
-		}
-		if s.Image != nil {
-			want.Image = s.Image.Name
-		}
-		servers[s.Name] = want
-		// The fleet file's own choices come through: types, locations, labels.
-		sv, ok := st.Server(s.Name)
-		require.True(t, ok)
-		assert.Equal(t, sv.ID, s.ID)
-		assert.Equal(t, sv.Location.Name, want.Location, "the module reads datacenter.location")
-	}
+	servers := modernServersWanted(t, env, st)
 	assert.Equal(t, "cpx31", servers["modern-c"].ServerType)
 	assert.Equal(t, "cx22", servers["modern-a"].ServerType)
 	assert.Equal(t, map[string]string{"suite": "modern", "role": "db"}, servers["modern-c"].Labels)
@@ -232,6 +204,43 @@ func TestModernHcloudInfo(t *testing.T) {
 	assert.Equal(t, []hcVolume{spare}, result[vols](t, r, "volume_info by id").List)
 }
 
+// modernServersWanted is server_info's item for each server, from what GET /servers answers,
+// checked against the simulator's state st.
+func modernServersWanted(t *testing.T, env *e2e.Env, st simproc.State) map[string]hcServer {
+	t.Helper()
+	var listed struct {
+		Servers []apiServer `json:"servers"`
+	}
+	apiGet(t, env, "/servers?per_page=50", &listed)
+	require.Len(t, listed.Servers, 3)
+	servers := map[string]hcServer{}
+	for _, s := range listed.Servers {
+		want := hcServer{
+			ID: s.ID, Name: s.Name, Created: s.Created.Format("2006-01-02T15:04:05+00:00"),
+			PrivateNetworks: []string{}, ServerType: s.ServerType.Name,
+			Datacenter: s.Datacenter.Name, Location: s.Datacenter.Location.Name, BackupWindow: s.BackupWindow,
+			RescueEnabled: s.RescueEnabled, Labels: s.Labels, Status: s.Status,
+			DeleteProtection: s.Protection.Delete, RebuildProtection: s.Protection.Rebuild,
+		}
+		if s.PublicNet.IPv4 != nil {
+			want.IPv4 = strPtr(s.PublicNet.IPv4.IP)
+		}
+		if s.PublicNet.IPv6 != nil {
+			want.IPv6 = strPtr(s.PublicNet.IPv6.IP)
+		}
+		if s.Image != nil {
+			want.Image = s.Image.Name
+		}
+		servers[s.Name] = want
+		// The fleet file's own choices come through: types, locations, labels.
+		sv, ok := st.Server(s.Name)
+		require.True(t, ok)
+		assert.Equal(t, sv.ID, s.ID)
+		assert.Equal(t, sv.Location.Name, want.Location, "the module reads datacenter.location")
+	}
+	return servers
+}
+
 // TestModernHcloudVolume runs the volume lifecycle with volume and volume_attachment: create by
 // location and by server, attach, resize (and a refused shrink), labels, protection, rename,
 // detach, attach, move, a refused attach across locations, a refused delete of a protected
@@ -239,160 +248,165 @@ func TestModernHcloudInfo(t *testing.T) {
 // then again (not changed, nothing sent).
 func TestModernHcloudVolume(t *testing.T) {
 	m, env, ctx := modernStart(t, "fleet.json")
-	initial := env.Initial
+	t.Run("create", func(t *testing.T) { modernVolumeCreate(t, ctx, m, env) })
+	t.Run("update", func(t *testing.T) { modernVolumeUpdate(t, ctx, m, env) })
+	t.Run("delete", func(t *testing.T) { modernVolumeDelete(t, ctx, m, env) })
+}
 
-	t.Run("create", func(t *testing.T) {
-		r := modernPlaybook(t, ctx, m, env, "volume_create.yml", nil)
-		e2eRequireOK(t, r)
-		wantStatuses(t, r, map[string]string{
-			"create by location (check)": "changed", "create by location": "changed", "create by location (rerun)": "ok",
-			"create by server (check)": "changed", "create by server": "changed", "create by server (rerun)": "ok",
-		})
-		assert.Equal(t, map[string]int{
-			"POST /v1/volumes": 2,
-			// The protection asked for at creation is a second call of the module.
-			"POST /v1/volumes/{id}/actions/change_protection": 1,
-		}, mutations(t, env), "check mode and reruns send nothing")
-		st := env.State()
-		loc := wantVolume(t, st, "modern-loc")
-		assert.Equal(t, hcVolume{
-			ID: loc.ID, Name: "modern-loc", Size: 10, Location: "fsn1", Labels: map[string]string{"suite": "modern", "made": "location"},
-			LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", loc.ID),
-		}, loc)
-		v, _ := st.Volume("modern-loc")
-		require.NotNil(t, v.Format)
-		assert.Equal(t, "ext4", *v.Format)
-		srv := wantVolume(t, st, "modern-srv")
-		assert.Equal(t, hcVolume{
-			ID: srv.ID, Name: "modern-srv", Size: 12, Location: "fsn1", Labels: map[string]string{"suite": "modern", "made": "server"},
-			Server: strPtr("modern-a"), LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", srv.ID), DeleteProtection: true,
-		}, srv, "created on modern-a, in its location, attached")
-		a, _ := st.Server("modern-a")
-		assert.Contains(t, a.Volumes, srv.ID)
-
-		for name, want := range map[string]*hcVolume{
-			"create by location (check)": nil, "create by location": &loc, "create by location (rerun)": &loc,
-			"create by server (check)": nil, "create by server": &srv, "create by server (rerun)": &srv,
-		} {
-			got := result[volumeResult](t, r, name)
-			assert.Equal(t, want, got.Volume, name)
-		}
-		for _, a := range st.Actions {
-			assert.Equal(t, "success", a.Status, "action %d %s", a.ID, a.Command)
-		}
+// modernVolumeCreate creates modern-loc by location and modern-srv on modern-a.
+func modernVolumeCreate(t *testing.T, ctx context.Context, m modernToolchain, env *e2e.Env) {
+	r := modernPlaybook(t, ctx, m, env, "volume_create.yml", nil)
+	e2eRequireOK(t, r)
+	wantStatuses(t, r, map[string]string{
+		"create by location (check)": "changed", "create by location": "changed", "create by location (rerun)": "ok",
+		"create by server (check)": "changed", "create by server": "changed", "create by server (rerun)": "ok",
 	})
+	assert.Equal(t, map[string]int{
+		"POST /v1/volumes": 2,
+		// The protection asked for at creation is a second call of the module.
+		"POST /v1/volumes/{id}/actions/change_protection": 1,
+	}, mutations(t, env), "check mode and reruns send nothing")
+	st := env.State()
+	loc := wantVolume(t, st, "modern-loc")
+	assert.Equal(t, hcVolume{
+		ID: loc.ID, Name: "modern-loc", Size: 10, Location: "fsn1", Labels: map[string]string{"suite": "modern", "made": "location"},
+		LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", loc.ID),
+	}, loc)
+	v, _ := st.Volume("modern-loc")
+	require.NotNil(t, v.Format)
+	assert.Equal(t, "ext4", *v.Format)
+	srv := wantVolume(t, st, "modern-srv")
+	assert.Equal(t, hcVolume{
+		ID: srv.ID, Name: "modern-srv", Size: 12, Location: "fsn1", Labels: map[string]string{"suite": "modern", "made": "server"},
+		Server: strPtr("modern-a"), LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", srv.ID), DeleteProtection: true,
+	}, srv, "created on modern-a, in its location, attached")
+	a, _ := st.Server("modern-a")
+	assert.Contains(t, a.Volumes, srv.ID)
 
-	t.Run("update", func(t *testing.T) {
-		r := modernPlaybook(t, ctx, m, env, "volume_update.yml", nil)
-		e2eRequireOK(t, r)
-		statuses := map[string]string{"find modern-loc": "ok", "shrink": "ok", "move": "changed", "attach elsewhere": "ignored"}
-		for _, change := range []string{"attach by volume", "resize", "labels", "protection", "rename", "detach", "attach"} {
-			statuses[change+" (check)"], statuses[change], statuses[change+" (rerun)"] = "changed", "changed", "ok"
-		}
-		wantStatuses(t, r, statuses)
-		assert.Equal(t, map[string]int{
-			// attach by volume, attach, move, attach elsewhere (refused)
-			"POST /v1/volumes/{id}/actions/attach": 4,
-			// detach, move, attach elsewhere (the module detaches before it attaches)
-			"POST /v1/volumes/{id}/actions/detach":            3,
-			"POST /v1/volumes/{id}/actions/resize":            1,
-			"POST /v1/volumes/{id}/actions/change_protection": 1,
-			// labels, rename
-			"PUT /v1/volumes/{id}": 2,
-		}, mutations(t, env), "check mode and reruns send nothing")
-		st := env.State()
-		renamed := wantVolume(t, st, "modern-renamed")
-		_, old := st.Volume("modern-loc")
-		assert.False(t, old, "renamed")
-		assert.Equal(t, hcVolume{
-			ID: renamed.ID, Name: "modern-renamed", Size: 20, Location: "fsn1",
-			Labels: map[string]string{"suite": "modern", "made": "location", "stage": "updated"}, Server: strPtr("modern-b"),
-			LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", renamed.ID), DeleteProtection: true,
-		}, renamed)
-		srv := wantVolume(t, st, "modern-srv")
-		assert.Nil(t, srv.Server, "the refused attach across locations left it detached")
-		assert.Equal(t, 12, srv.Size)
+	for name, want := range map[string]*hcVolume{
+		"create by location (check)": nil, "create by location": &loc, "create by location (rerun)": &loc,
+		"create by server (check)": nil, "create by server": &srv, "create by server (rerun)": &srv,
+	} {
+		got := result[volumeResult](t, r, name)
+		assert.Equal(t, want, got.Volume, name)
+	}
+	for _, a := range st.Actions {
+		assert.Equal(t, "success", a.Status, "action %d %s", a.ID, a.Command)
+	}
+}
 
-		// The volume module's results, in the order the changes came.
-		loc := func(size int, server *string, labels map[string]string, protected bool, name string) *hcVolume {
-			return &hcVolume{ID: renamed.ID, Name: name, Size: size, Location: "fsn1", Labels: labels, Server: server,
-				LinuxDevice: renamed.LinuxDevice, DeleteProtection: protected}
-		}
-		made := map[string]string{"suite": "modern", "made": "location"}
-		updated := renamed.Labels
-		b := strPtr("modern-b")
-		for name, want := range map[string]*hcVolume{
-			// In check mode the module reports the volume as it is, not as it would be.
-			"attach by volume (check)": loc(10, nil, made, false, "modern-loc"),
-			"attach by volume":         loc(10, b, made, false, "modern-loc"),
-			"attach by volume (rerun)": loc(10, b, made, false, "modern-loc"),
-			"resize (check)":           loc(10, b, made, false, "modern-loc"),
-			"resize":                   loc(20, b, made, false, "modern-loc"),
-			"resize (rerun)":           loc(20, b, made, false, "modern-loc"),
-			"shrink":                   loc(20, b, made, false, "modern-loc"),
-			"labels (check)":           loc(20, b, made, false, "modern-loc"),
-			"labels":                   loc(20, b, updated, false, "modern-loc"),
-			"labels (rerun)":           loc(20, b, updated, false, "modern-loc"),
-			"protection (check)":       loc(20, b, updated, false, "modern-loc"),
-			"protection":               loc(20, b, updated, true, "modern-loc"),
-			"protection (rerun)":       loc(20, b, updated, true, "modern-loc"),
-			"rename (check)":           loc(20, b, updated, true, "modern-loc"),
-			"rename":                   loc(20, b, updated, true, "modern-renamed"),
-			"rename (rerun)":           loc(20, b, updated, true, "modern-renamed"),
-		} {
-			assert.Equal(t, want, result[volumeResult](t, r, name).Volume, name)
-		}
-		assert.Contains(t, result[volumeResult](t, r, "shrink").Warnings, "Shrinking of volumes is not supported")
+// modernVolumeUpdate changes modern-loc (into modern-renamed, on modern-b) and moves modern-srv.
+func modernVolumeUpdate(t *testing.T, ctx context.Context, m modernToolchain, env *e2e.Env) {
+	r := modernPlaybook(t, ctx, m, env, "volume_update.yml", nil)
+	e2eRequireOK(t, r)
+	statuses := map[string]string{"find modern-loc": "ok", "shrink": "ok", "move": "changed", "attach elsewhere": "ignored"}
+	for _, change := range []string{"attach by volume", "resize", "labels", "protection", "rename", "detach", "attach"} {
+		statuses[change+" (check)"], statuses[change], statuses[change+" (rerun)"] = "changed", "changed", "ok"
+	}
+	wantStatuses(t, r, statuses)
+	assert.Equal(t, map[string]int{
+		// attach by volume, attach, move, attach elsewhere (refused)
+		"POST /v1/volumes/{id}/actions/attach": 4,
+		// detach, move, attach elsewhere (the module detaches before it attaches)
+		"POST /v1/volumes/{id}/actions/detach":            3,
+		"POST /v1/volumes/{id}/actions/resize":            1,
+		"POST /v1/volumes/{id}/actions/change_protection": 1,
+		// labels, rename
+		"PUT /v1/volumes/{id}": 2,
+	}, mutations(t, env), "check mode and reruns send nothing")
+	st := env.State()
+	renamed := wantVolume(t, st, "modern-renamed")
+	_, old := st.Volume("modern-loc")
+	assert.False(t, old, "renamed")
+	assert.Equal(t, hcVolume{
+		ID: renamed.ID, Name: "modern-renamed", Size: 20, Location: "fsn1",
+		Labels: map[string]string{"suite": "modern", "made": "location", "stage": "updated"}, Server: strPtr("modern-b"),
+		LinuxDevice: fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", renamed.ID), DeleteProtection: true,
+	}, renamed)
+	srv := wantVolume(t, st, "modern-srv")
+	assert.Nil(t, srv.Server, "the refused attach across locations left it detached")
+	assert.Equal(t, 12, srv.Size)
 
-		for name, want := range map[string]*string{
-			"detach (check)": nil, "detach": nil, "detach (rerun)": nil,
-			"attach (check)": b, "attach": b, "attach (rerun)": b, "move": strPtr("modern-a"),
-		} {
-			got := result[attachmentResult](t, r, name)
-			require.NotNil(t, got.Attachment, name)
-			assert.Equal(t, "modern-srv", got.Attachment.Volume, name)
-			assert.Equal(t, want, got.Attachment.Server, name)
-		}
-		refused := result[attachmentResult](t, r, "attach elsewhere")
-		assert.Contains(t, refused.Msg, "invalid_input", "a volume attaches only to a server of its location")
+	// The volume module's results, in the order the changes came.
+	loc := func(size int, server *string, labels map[string]string, protected bool, name string) *hcVolume {
+		return &hcVolume{ID: renamed.ID, Name: name, Size: size, Location: "fsn1", Labels: labels, Server: server,
+			LinuxDevice: renamed.LinuxDevice, DeleteProtection: protected}
+	}
+	made := map[string]string{"suite": "modern", "made": "location"}
+	updated := renamed.Labels
+	b := strPtr("modern-b")
+	for name, want := range map[string]*hcVolume{
+		// In check mode the module reports the volume as it is, not as it would be.
+		"attach by volume (check)": loc(10, nil, made, false, "modern-loc"),
+		"attach by volume":         loc(10, b, made, false, "modern-loc"),
+		"attach by volume (rerun)": loc(10, b, made, false, "modern-loc"),
+		"resize (check)":           loc(10, b, made, false, "modern-loc"),
+		"resize":                   loc(20, b, made, false, "modern-loc"),
+		"resize (rerun)":           loc(20, b, made, false, "modern-loc"),
+		"shrink":                   loc(20, b, made, false, "modern-loc"),
+		"labels (check)":           loc(20, b, made, false, "modern-loc"),
+		"labels":                   loc(20, b, updated, false, "modern-loc"),
+		"labels (rerun)":           loc(20, b, updated, false, "modern-loc"),
+		"protection (check)":       loc(20, b, updated, false, "modern-loc"),
+		"protection":               loc(20, b, updated, true, "modern-loc"),
+		"protection (rerun)":       loc(20, b, updated, true, "modern-loc"),
+		"rename (check)":           loc(20, b, updated, true, "modern-loc"),
+		"rename":                   loc(20, b, updated, true, "modern-renamed"),
+		"rename (rerun)":           loc(20, b, updated, true, "modern-renamed"),
+	} {
+		assert.Equal(t, want, result[volumeResult](t, r, name).Volume, name)
+	}
+	assert.Contains(t, result[volumeResult](t, r, "shrink").Warnings, "Shrinking of volumes is not supported")
+
+	for name, want := range map[string]*string{
+		"detach (check)": nil, "detach": nil, "detach (rerun)": nil,
+		"attach (check)": b, "attach": b, "attach (rerun)": b, "move": strPtr("modern-a"),
+	} {
+		got := result[attachmentResult](t, r, name)
+		require.NotNil(t, got.Attachment, name)
+		assert.Equal(t, "modern-srv", got.Attachment.Volume, name)
+		assert.Equal(t, want, got.Attachment.Server, name)
+	}
+	refused := result[attachmentResult](t, r, "attach elsewhere")
+	assert.Contains(t, refused.Msg, "invalid_input", "a volume attaches only to a server of its location")
+}
+
+// modernVolumeDelete deletes both, and finds the fleet as it started.
+func modernVolumeDelete(t *testing.T, ctx context.Context, m modernToolchain, env *e2e.Env) {
+	r := modernPlaybook(t, ctx, m, env, "volume_delete.yml", nil)
+	e2eRequireOK(t, r)
+	wantStatuses(t, r, map[string]string{
+		"delete protected": "ignored", "unprotect": "changed", "delete (check)": "changed", "delete": "changed",
+		"delete (rerun)": "ok", "unprotect attached": "changed", "delete attached": "changed", "info after deletes": "ok",
 	})
-
-	t.Run("delete", func(t *testing.T) {
-		r := modernPlaybook(t, ctx, m, env, "volume_delete.yml", nil)
-		e2eRequireOK(t, r)
-		wantStatuses(t, r, map[string]string{
-			"delete protected": "ignored", "unprotect": "changed", "delete (check)": "changed", "delete": "changed",
-			"delete (rerun)": "ok", "unprotect attached": "changed", "delete attached": "changed", "info after deletes": "ok",
-		})
-		assert.Contains(t, result[volumeResult](t, r, "delete protected").Msg, "(protected)")
-		assert.Equal(t, map[string]int{
-			// the refused one, then the two deletes
-			"DELETE /v1/volumes/{id}": 3,
-			// the module detaches modern-renamed before its refused delete
-			"POST /v1/volumes/{id}/actions/detach":            1,
-			"POST /v1/volumes/{id}/actions/change_protection": 2,
-		}, mutations(t, env), "check mode and reruns send nothing")
-		for _, name := range []string{"delete (check)", "delete", "delete (rerun)", "delete attached"} {
-			assert.Nil(t, result[volumeResult](t, r, name).Volume, name)
-		}
-		st := env.State()
-		type vols struct {
-			List []hcVolume `json:"hcloud_volume_info"`
-		}
-		assert.Equal(t, []hcVolume{wantVolume(t, st, "modern-data-c")}, result[vols](t, r, "info after deletes").List)
-		// The fleet is back to where it started.
-		var got, want []hcVolume
-		for _, v := range st.Volumes {
-			got = append(got, toHCVolume(st, v))
-		}
-		for _, v := range initial.Volumes {
-			want = append(want, toHCVolume(initial, v))
-		}
-		assert.Equal(t, want, got)
-		for _, s := range st.Servers {
-			is, _ := initial.ServerByID(s.ID)
-			assert.ElementsMatch(t, is.Volumes, s.Volumes, "volumes of %s", s.Name)
-			assert.False(t, s.Locked, "%s left locked", s.Name)
-		}
-	})
+	assert.Contains(t, result[volumeResult](t, r, "delete protected").Msg, "(protected)")
+	assert.Equal(t, map[string]int{
+		// the refused one, then the two deletes
+		"DELETE /v1/volumes/{id}": 3,
+		// the module detaches modern-renamed before its refused delete
+		"POST /v1/volumes/{id}/actions/detach":            1,
+		"POST /v1/volumes/{id}/actions/change_protection": 2,
+	}, mutations(t, env), "check mode and reruns send nothing")
+	for _, name := range []string{"delete (check)", "delete", "delete (rerun)", "delete attached"} {
+		assert.Nil(t, result[volumeResult](t, r, name).Volume, name)
+	}
+	st := env.State()
+	type vols struct {
+		List []hcVolume `json:"hcloud_volume_info"`
+	}
+	assert.Equal(t, []hcVolume{wantVolume(t, st, "modern-data-c")}, result[vols](t, r, "info after deletes").List)
+	// The fleet is back to where it started.
+	var got, want []hcVolume
+	for _, v := range st.Volumes {
+		got = append(got, toHCVolume(st, v))
+	}
+	for _, v := range env.Initial.Volumes {
+		want = append(want, toHCVolume(env.Initial, v))
+	}
+	assert.Equal(t, want, got)
+	for _, s := range st.Servers {
+		is, _ := env.Initial.ServerByID(s.ID)
+		assert.ElementsMatch(t, is.Volumes, s.Volumes, "volumes of %s", s.Name)
+		assert.False(t, s.Locked, "%s left locked", s.Name)
+	}
 }

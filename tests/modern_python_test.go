@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 // The python hcloud 2.x that hetzner.hcloud 5.x vendors, run by testdata/modern/hcloud_python.py
@@ -96,29 +98,7 @@ func TestModernPythonHcloudVolumes(t *testing.T) {
 	}
 	assert.ElementsMatch(t, locations, rep.Locations)
 
-	// Every action the script waited for ended in success, in the report and in the simulator.
-	actions := map[int64]string{}
-	for _, a := range st.Actions {
-		actions[a.ID] = a.Command + " " + a.Status
-	}
-	steps := map[string]pyStep{
-		"create by location": rep.CreateLocation, "create by server": rep.CreateServer, "attach": rep.Attach,
-		"resize": rep.Resize, "protect": rep.Protect, "unprotect": rep.Unprotect, "detach": rep.Detach, "detach py-srv": rep.DetachSrv,
-	}
-	wantCommand := map[string]string{
-		"create by location": "create_volume", "create by server": "create_volume", "attach": "attach_volume",
-		"resize": "resize_volume", "protect": "change_protection", "unprotect": "change_protection",
-		"detach": "detach_volume", "detach py-srv": "detach_volume",
-	}
-	for name, s := range steps {
-		assert.Equal(t, pyAction2{ID: s.Action.ID, Command: wantCommand[name], Status: "success", Progress: 100}, s.Action, name)
-		assert.Equal(t, wantCommand[name]+" success", actions[s.Action.ID], "%s: action %d in the simulator", name, s.Action.ID)
-	}
-	assert.Empty(t, rep.CreateLocation.NextActions)
-	require.Len(t, rep.CreateServer.NextActions, 1, "the attach of a create with server")
-	next := rep.CreateServer.NextActions[0]
-	assert.Equal(t, pyAction2{ID: next.ID, Command: "attach_volume", Status: "success", Progress: 100}, next)
-	assert.Equal(t, "attach_volume success", actions[next.ID])
+	pyActionsSucceeded(t, rep, st)
 
 	s := func(v string) *string { return &v }
 	loc := rep.CreateLocation.Volume
@@ -167,4 +147,32 @@ func TestModernPythonHcloudVolumes(t *testing.T) {
 	a, _ = st.Server("modern-a")
 	assert.Empty(t, a.Volumes)
 	assert.False(t, a.Locked)
+}
+
+// pyActionsSucceeded checks that every action the script waited for ended in success, in the
+// report and in the simulator's state st.
+func pyActionsSucceeded(t *testing.T, rep pyVolumesReport, st simproc.State) {
+	t.Helper()
+	actions := map[int64]string{}
+	for _, a := range st.Actions {
+		actions[a.ID] = a.Command + " " + a.Status
+	}
+	steps := map[string]pyStep{
+		"create by location": rep.CreateLocation, "create by server": rep.CreateServer, "attach": rep.Attach,
+		"resize": rep.Resize, "protect": rep.Protect, "unprotect": rep.Unprotect, "detach": rep.Detach, "detach py-srv": rep.DetachSrv,
+	}
+	wantCommand := map[string]string{
+		"create by location": "create_volume", "create by server": "create_volume", "attach": "attach_volume",
+		"resize": "resize_volume", "protect": "change_protection", "unprotect": "change_protection",
+		"detach": "detach_volume", "detach py-srv": "detach_volume",
+	}
+	for name, s := range steps {
+		assert.Equal(t, pyAction2{ID: s.Action.ID, Command: wantCommand[name], Status: "success", Progress: 100}, s.Action, name)
+		assert.Equal(t, wantCommand[name]+" success", actions[s.Action.ID], "%s: action %d in the simulator", name, s.Action.ID)
+	}
+	assert.Empty(t, rep.CreateLocation.NextActions)
+	require.Len(t, rep.CreateServer.NextActions, 1, "the attach of a create with server")
+	next := rep.CreateServer.NextActions[0]
+	assert.Equal(t, pyAction2{ID: next.ID, Command: "attach_volume", Status: "success", Progress: 100}, next)
+	assert.Equal(t, "attach_volume success", actions[next.ID])
 }

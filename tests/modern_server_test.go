@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 // Servers made and deleted by hetzner.hcloud 5.x and by its vendored python hcloud against
@@ -41,21 +44,7 @@ func TestModernHcloudServer(t *testing.T) {
 	assert.Nil(t, check.Server)
 	assert.Nil(t, check.RootPassword)
 
-	created := result[serverResult](t, r, "create x86")
-	require.NotNil(t, created.Server)
-	x86 := *created.Server
-	require.NotNil(t, created.RootPassword)
-	assert.NotEmpty(t, *created.RootPassword, "root_password of a server made without SSH keys")
-	assert.Equal(t, "modern-x86", x86.Name)
-	assert.Equal(t, "cx22", x86.ServerType)
-	require.NotNil(t, x86.Image)
-	assert.Equal(t, "debian-12", *x86.Image)
-	assert.Equal(t, "fsn1", x86.Location)
-	assert.Regexp(t, `^fsn1-dc\d+$`, x86.Datacenter)
-	assert.Equal(t, "running", x86.Status, "the start in next_actions was waited for")
-	assert.Equal(t, map[string]string{"suite": "modern", "arch": "x86"}, x86.Labels)
-	require.NotNil(t, x86.IPv4)
-	assert.NotEmpty(t, *x86.IPv4)
+	x86 := modernCreatedX86(t, r)
 
 	rerun := result[serverResult](t, r, "create x86 (rerun)")
 	assert.Equal(t, &x86, rerun.Server, "the rerun finds the same server")
@@ -88,13 +77,40 @@ func TestModernHcloudServer(t *testing.T) {
 	assert.Equal(t, []hcVolume{detached}, result[vols](t, r, "volume after its server's delete").List, "a server's delete detaches its volumes")
 	assert.Equal(t, detached, wantVolume(t, st, "modern-on-x86"))
 
-	// The simulator's record: each server made, started and deleted, the servers back to the fleet's.
+	modernServerRecord(t, st, x86.ID, arm.ID)
+}
+
+// modernCreatedX86 is the server "create x86" returned, checked against the playbook's task.
+func modernCreatedX86(t *testing.T, r *e2e.Run) hcServer {
+	t.Helper()
+	created := result[serverResult](t, r, "create x86")
+	require.NotNil(t, created.Server)
+	x86 := *created.Server
+	require.NotNil(t, created.RootPassword)
+	assert.NotEmpty(t, *created.RootPassword, "root_password of a server made without SSH keys")
+	assert.Equal(t, "modern-x86", x86.Name)
+	assert.Equal(t, "cx22", x86.ServerType)
+	require.NotNil(t, x86.Image)
+	assert.Equal(t, "debian-12", *x86.Image)
+	assert.Equal(t, "fsn1", x86.Location)
+	assert.Regexp(t, `^fsn1-dc\d+$`, x86.Datacenter)
+	assert.Equal(t, "running", x86.Status, "the start in next_actions was waited for")
+	assert.Equal(t, map[string]string{"suite": "modern", "arch": "x86"}, x86.Labels)
+	require.NotNil(t, x86.IPv4)
+	assert.NotEmpty(t, *x86.IPv4)
+	return x86
+}
+
+// modernServerRecord checks the simulator's record: each server made, started and deleted, the
+// servers back to the fleet's.
+func modernServerRecord(t *testing.T, st simproc.State, x86ID, armID int64) {
+	t.Helper()
 	var names []string
 	for _, s := range st.Servers {
 		names = append(names, s.Name)
 	}
 	assert.Equal(t, []string{"modern-a", "modern-b", "modern-c"}, names)
-	for _, id := range []int64{x86.ID, arm.ID} {
+	for _, id := range []int64{x86ID, armID} {
 		var commands []string
 		for _, a := range st.Actions {
 			for _, res := range a.Resources {
@@ -105,7 +121,7 @@ func TestModernHcloudServer(t *testing.T) {
 		}
 		slices.Sort(commands)
 		want := []string{"create_server success", "delete_server success", "start_server success"}
-		if id == x86.ID {
+		if id == x86ID {
 			want = []string{"attach_volume success", "create_server success", "delete_server success", "start_server success"}
 		}
 		assert.Equal(t, want, commands, "actions of server %d", id)

@@ -22,23 +22,6 @@ import (
 // mutModules are the four modules that change volumes.
 var mutModules = []string{"kbv3_volume_detach", "kbv3_volume_delete", "kbv3_volume_create", "kbv3_volume_attach"}
 
-// mutBuild builds the named modules from the checkout's source into dir, so that the test
-// checks the code as it is, not what `make build` last left in plugins/modules.
-func mutBuild(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to build the modules")
-	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
-	for _, n := range names {
-		args = append(args, "./modules/"+n)
-	}
-	cmd := exec.Command(goBin, args...)
-	cmd.Dir = docRepoRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-}
-
 // mutEnvWithout is the test's environment without the named variables.
 func mutEnvWithout(names ...string) []string {
 	var env []string
@@ -118,7 +101,7 @@ func mutRepeat(s string, n int) []string {
 // PH3-02 fleet, as the playbook's stages call them: check mode first, then for real, then again.
 func TestMutatingModuleBinaries(t *testing.T) {
 	dir := t.TempDir()
-	mutBuild(t, dir, mutModules...)
+	docBuildModules(t, dir, mutModules...)
 	endpoint, s := simtest.Start(t, sim.Config{Scenario: "ph3-02", Token: simtest.Token, ActionTime: 20 * time.Millisecond})
 	conn := map[string]any{"api_token": simtest.Token, "api_endpoint": endpoint, "timeout": 60}
 	with := func(extra map[string]any) map[string]any {

@@ -82,21 +82,6 @@ var eeSchemaV3 = eeSchema{kind: "object", required: []string{"version"}, keys: m
 
 // validate returns every way v (decoded JSON) breaks s, each naming its path.
 func (s eeSchema) validate(path string, v any) []string {
-	isStrings := func(v any) bool {
-		if _, ok := v.(string); ok {
-			return true
-		}
-		l, ok := v.([]any)
-		if !ok {
-			return false
-		}
-		for _, e := range l {
-			if _, ok := e.(string); !ok {
-				return false
-			}
-		}
-		return true
-	}
 	bad := func(want string) []string { return []string{fmt.Sprintf("%s: want %s, got %T", path, want, v)} }
 	switch s.kind {
 	case "string":
@@ -116,11 +101,11 @@ func (s eeSchema) validate(path string, v any) []string {
 			return bad("a boolean")
 		}
 	case "strings":
-		if !isStrings(v) {
+		if !eeIsStrings(v) {
 			return bad("a string or a list of strings")
 		}
 	case "galaxy":
-		if _, ok := v.(map[string]any); !ok && !isStrings(v) {
+		if _, ok := v.(map[string]any); !ok && !eeIsStrings(v) {
 			return bad("a mapping, a string or a list of strings")
 		}
 	case "list":
@@ -138,30 +123,53 @@ func (s eeSchema) validate(path string, v any) []string {
 		if !ok {
 			return bad("a mapping")
 		}
-		var errs []string
-		for _, k := range s.required {
-			if _, ok := m[k]; !ok {
-				errs = append(errs, fmt.Sprintf("%s: %s is required", path, k))
-			}
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			sub, ok := s.keys[k]
-			if !ok {
-				if !s.open {
-					errs = append(errs, fmt.Sprintf("%s: unknown key %s", path, k))
-				}
-				continue
-			}
-			errs = append(errs, sub.validate(path+"."+k, m[k])...)
-		}
-		return errs
+		return s.validateObject(path, m)
 	}
 	return nil
+}
+
+// validateObject returns every way m breaks the object schema s: missing required keys,
+// unknown keys (unless s is open), and the problems of each known key's value.
+func (s eeSchema) validateObject(path string, m map[string]any) []string {
+	var errs []string
+	for _, k := range s.required {
+		if _, ok := m[k]; !ok {
+			errs = append(errs, fmt.Sprintf("%s: %s is required", path, k))
+		}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sub, ok := s.keys[k]
+		if !ok {
+			if !s.open {
+				errs = append(errs, fmt.Sprintf("%s: unknown key %s", path, k))
+			}
+			continue
+		}
+		errs = append(errs, sub.validate(path+"."+k, m[k])...)
+	}
+	return errs
+}
+
+// eeIsStrings reports whether v is a string or a list of strings.
+func eeIsStrings(v any) bool {
+	if _, ok := v.(string); ok {
+		return true
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return false
+	}
+	for _, e := range l {
+		if _, ok := e.(string); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // eeValidate is every problem of an execution environment definition for ansible-builder 3.x:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/oplog"
 	"github.com/keybuzz/kbv3/internal/plan"
 	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
@@ -266,213 +267,264 @@ func relFleetDesc(f e2e.Fleet) string {
 // relRunCase runs one case: the faulted run, the checks, the rerun without the fault.
 func relRunCase(root, dir string, f e2e.Fleet, diff []byte, deletes []plan.DeleteEntry, c relCase) (res relResult) {
 	res = relResult{Fault: c.fault, Stage: c.stage, Expect: map[relExpect]string{expRecover: "recovers", expFail: "fails cleanly"}[c.expect]}
-	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
+	rc := &relRun{root: root, dir: dir, f: f, deletes: deletes, c: c, res: &res}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := e2e.StartSim(ctx, root, dir, f, simproc.Token)
 	if err != nil {
-		problem("start: %v", err)
+		rc.problem("start: %v", err)
 		return res
 	}
 	defer func() {
 		if err := s.Stop(); err != nil {
-			problem("hcloud-sim: %v", err)
+			rc.problem("hcloud-sim: %v", err)
 		}
 	}()
-	w, err := e2e.NewWorkspace(dir, f)
+	w, before, ok := rc.prepare(s, diff)
+	if !ok {
+		return res
+	}
+	r, ok := rc.faultedRun(ctx, s, w)
+	if !ok {
+		return res
+	}
+	after, ok := rc.checkFaultedRun(s, w, r, before)
+	if !ok {
+		return res
+	}
+	rc.rerun(ctx, s, w, before, after)
+	return res
+}
+
+// relRun is one case under way; problem adds to its result's problems.
+type relRun struct {
+	root, dir string
+	f         e2e.Fleet
+	deletes   []plan.DeleteEntry
+	c         relCase
+	res       *relResult
+}
+
+func (rc *relRun) problem(format string, args ...any) {
+	rc.res.Problems = append(rc.res.Problems, fmt.Sprintf(format, args...))
+}
+
+// prepare writes the workspace and the reviewed diff, reads the fleet before the run and arms
+// the case's faults.
+func (rc *relRun) prepare(s *simproc.Sim, diff []byte) (*e2e.Workspace, simproc.State, bool) {
+	w, err := e2e.NewWorkspace(rc.dir, rc.f)
 	if err == nil {
 		err = os.WriteFile(w.Diff, diff, 0o644)
 	}
 	if err != nil {
-		problem("workspace: %v", err)
-		return res
+		rc.problem("workspace: %v", err)
+		return nil, simproc.State{}, false
 	}
 	before, err := s.State()
 	if err != nil {
-		problem("state: %v", err)
-		return res
+		rc.problem("state: %v", err)
+		return nil, simproc.State{}, false
 	}
 	ids := map[string]int64{}
 	for _, v := range before.Volumes {
 		ids[v.Name] = v.ID
 	}
-	if c.rules != nil {
-		rules := c.rules(ids)
+	if rc.c.rules != nil {
+		rules := rc.c.rules(ids)
 		var descs []string
 		for _, r := range rules {
 			descs = append(descs, relRuleString(r))
 		}
-		res.Rule = strings.Join(descs, "; ")
+		rc.res.Rule = strings.Join(descs, "; ")
 		if _, err := s.AddFault(rules...); err != nil {
-			problem("fault: %v", err)
-			return res
+			rc.problem("fault: %v", err)
+			return nil, simproc.State{}, false
 		}
 	}
+	return w, before, true
+}
+
+// faultedRun runs the reset with the fault, under the deadline the playbook documents.
+func (rc *relRun) faultedRun(ctx context.Context, s *simproc.Sim, w *e2e.Workspace) (*e2e.Run, bool) {
 	env := s.Env()
-	if c.badToken {
+	if rc.c.badToken {
 		env = append(env, "HCLOUD_TOKEN=kbv3-refused-token-"+strings.Repeat("x", 45))
-		res.Rule = "the run's token is not the simulator's (--token)"
+		rc.res.Rule = "the run's token is not the simulator's (--token)"
 	}
-	batchTimeout := c.stageTimeout
+	batchTimeout := rc.c.stageTimeout
 	if batchTimeout == 0 {
 		batchTimeout = 30
 	}
-	res.StageTimeout = batchTimeout
+	rc.res.StageTimeout = batchTimeout
 	// A faulted stage has two batches here (batch_size 3 on the small fleet): stage_timeout
 	// lets both run to their own deadline.
 	vars := map[string]any{"batch_size": 3, "batch_timeout": batchTimeout, "stage_timeout": 2 * batchTimeout}
 	// The run's deadline is the one the playbook documents: 2 x batch_timeout for stage 0 and
 	// the verification, 4 x stage_timeout for the stages, plus a minute of Ansible.
 	deadline := time.Duration(2*batchTimeout+4*2*batchTimeout+60) * time.Second
-	res.Deadline = deadline.Seconds()
+	rc.res.Deadline = deadline.Seconds()
 	if err := s.ResetStats(); err != nil {
-		problem("stats: %v", err)
+		rc.problem("stats: %v", err)
 	}
-	r, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline})
+	r, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: rc.root, Playbook: "playbooks/volume_reset_v3.yml", Env: env, Vars: vars, Deadline: deadline})
 	if err != nil {
-		problem("run: %v", err)
-		return res
+		rc.problem("run: %v", err)
+		return nil, false
 	}
-	res.Seconds = r.Duration.Seconds()
+	rc.res.Seconds = r.Duration.Seconds()
 	if r.Deadline {
-		problem("the run did not end within its deadline of %v: killed", deadline)
+		rc.problem("the run did not end within its deadline of %v: killed", deadline)
 	}
+	return r, true
+}
+
+// checkFaultedRun reads what the faulted run did (the fleet after it, the fault hits, the
+// retries, the account of its failures) and checks it against the case; after is the fleet.
+func (rc *relRun) checkFaultedRun(s *simproc.Sim, w *e2e.Workspace, r *e2e.Run, before simproc.State) (after simproc.State, ok bool) {
 	after, err := s.State()
 	if err != nil {
-		problem("state: %v", err)
-		return res
+		rc.problem("state: %v", err)
+		return after, false
 	}
 	stats, err := s.Stats()
 	if err != nil {
-		problem("stats: %v", err)
-		return res
+		rc.problem("stats: %v", err)
+		return after, false
 	}
 	faults, err := s.Faults()
 	if err != nil {
-		problem("faults: %v", err)
+		rc.problem("faults: %v", err)
 	}
 	for _, fr := range faults {
-		res.FaultHits += fr.Hits
+		rc.res.FaultHits += fr.Hits
 	}
-	if c.badToken {
-		res.FaultHits = stats.Requests.ByStatus["401"]
+	if rc.c.badToken {
+		rc.res.FaultHits = stats.Requests.ByStatus["401"]
 	}
-	if res.FaultHits == 0 {
-		problem("the fault never hit: the case tests nothing")
+	if rc.res.FaultHits == 0 {
+		rc.problem("the fault never hit: the case tests nothing")
 	}
 	entries, err := e2e.ReadOplog(w.Log)
 	if err != nil {
-		problem("operation log: %v", err)
+		rc.problem("operation log: %v", err)
 	}
-	res.Retries, res.MaxAttempt = e2e.Retries(entries)
+	rc.res.Retries, rc.res.MaxAttempt = e2e.Retries(entries)
 	account := e2e.FailedLines(r.Output)
-	res.Account = strings.Join(account, " | ")
+	rc.res.Account = strings.Join(account, " | ")
 	switch {
 	case r.Succeeded():
-		res.Outcome = "succeeded"
-		if res.Retries > 0 {
-			res.Outcome = fmt.Sprintf("succeeded after %d retries", res.Retries)
+		rc.res.Outcome = "succeeded"
+		if rc.res.Retries > 0 {
+			rc.res.Outcome = fmt.Sprintf("succeeded after %d retries", rc.res.Retries)
 		}
 	default:
-		res.Outcome = "failed: " + relAccountSummary(account, f, deletes)
+		rc.res.Outcome = "failed: " + relAccountSummary(account, rc.f, rc.deletes)
 	}
-	if c.expect == expRecover && !r.Succeeded() {
-		problem("the run failed, want it to retry through the fault: %s", res.Account)
+	if rc.c.expect == expRecover && !r.Succeeded() {
+		rc.problem("the run failed, want it to retry through the fault: %s", rc.res.Account)
 	}
-	if c.expect == expFail {
+	if rc.c.expect == expFail {
 		if r.Succeeded() {
-			problem("the run succeeded, want a clean failure")
+			rc.problem("the run succeeded, want a clean failure")
 		} else {
-			joined := strings.Join(account, "\n")
-			if len(account) == 0 {
-				problem("the failure has no account (no failed task in the output)")
-			}
-			if c.cause != nil && !c.cause.MatchString(joined) {
-				problem("the account does not give the cause (%s): %s", c.cause, joined)
-			}
-			if c.wantVolume != "" && !strings.Contains(joined, c.wantVolume) {
-				problem("the account does not name %s: %s", c.wantVolume, joined)
-			}
-			// Every volume the log shows failing is named in the account.
-			for _, e := range entries {
-				if e.Outcome == "failed" && e.Volume != "" && relIsVolume(e.Volume, f, deletes) && !strings.Contains(joined, e.Volume) {
-					problem("volume %s failed (operation log) but the account does not name it", e.Volume)
-				}
-			}
-			// A listing that keeps failing stops the run before any volume is touched.
-			if c.stage != stRead && c.stage != stServers && c.stage != stAll && len(relAccountVolumes(joined, f, deletes)) == 0 {
-				problem("the account names no volume: %s", joined)
-			}
+			rc.checkAccount(account, entries)
 		}
 	}
-	if c.retries && res.Retries == 0 && !c.badToken {
-		problem("no retry in the operation log")
+	if rc.c.retries && rc.res.Retries == 0 && !rc.c.badToken {
+		rc.problem("no retry in the operation log")
 	}
-	if c.badToken && stats.Requests.Mutating > 0 {
-		problem("%d mutating requests with a refused token", stats.Requests.Mutating)
+	if rc.c.badToken && stats.Requests.Mutating > 0 {
+		rc.problem("%d mutating requests with a refused token", stats.Requests.Mutating)
 	}
-	for _, p := range e2e.Safe(relWant(f, deletes), before, after) {
-		problem("after the faulted run: %s", p)
+	for _, p := range e2e.Safe(relWant(rc.f, rc.deletes), before, after) {
+		rc.problem("after the faulted run: %s", p)
 	}
+	return after, true
+}
 
-	// The rerun, without the fault.
+// checkAccount checks a clean failure's account (its failed task lines): it gives the cause and
+// names the volumes the operation log shows failing.
+func (rc *relRun) checkAccount(account []string, entries []oplog.Entry) {
+	joined := strings.Join(account, "\n")
+	if len(account) == 0 {
+		rc.problem("the failure has no account (no failed task in the output)")
+	}
+	if rc.c.cause != nil && !rc.c.cause.MatchString(joined) {
+		rc.problem("the account does not give the cause (%s): %s", rc.c.cause, joined)
+	}
+	if rc.c.wantVolume != "" && !strings.Contains(joined, rc.c.wantVolume) {
+		rc.problem("the account does not name %s: %s", rc.c.wantVolume, joined)
+	}
+	// Every volume the log shows failing is named in the account.
+	for _, e := range entries {
+		if e.Outcome == "failed" && e.Volume != "" && relIsVolume(e.Volume, rc.f, rc.deletes) && !strings.Contains(joined, e.Volume) {
+			rc.problem("volume %s failed (operation log) but the account does not name it", e.Volume)
+		}
+	}
+	// A listing that keeps failing stops the run before any volume is touched.
+	if st := rc.c.stage; st != stRead && st != stServers && st != stAll && len(relAccountVolumes(joined, rc.f, rc.deletes)) == 0 {
+		rc.problem("the account names no volume: %s", joined)
+	}
+}
+
+// rerun runs the reset again without the fault and checks that the fleet converges to the plan.
+func (rc *relRun) rerun(ctx context.Context, s *simproc.Sim, w *e2e.Workspace, before, after simproc.State) {
 	rerunSim := s
-	if c.stuck {
+	if rc.c.stuck {
 		// The simulator keeps a stuck action running forever; the rerun is on a simulator
 		// restarted from the fleet as the run left it (the action given up, its change not made),
 		// with another seed so that no new id equals an id of the diff.
-		s2, err := relRestart(ctx, root, filepath.Join(dir, "restart"), f, after, deletes)
+		s2, err := relRestart(ctx, rc.root, filepath.Join(rc.dir, "restart"), rc.f, after, rc.deletes)
 		if err != nil {
-			problem("restart: %v", err)
-			return res
+			rc.problem("restart: %v", err)
+			return
 		}
 		defer func() { _ = s2.Stop() }()
 		rerunSim = s2
 		before2, err := s2.State()
 		if err != nil {
-			problem("state: %v", err)
-			return res
+			rc.problem("state: %v", err)
+			return
 		}
 		before = relMergeBefore(before, before2)
 		// The restart gave every volume a new id: the reviewed diff's entries follow their
 		// volumes (same name), as they would on the real API, where ids never change.
 		if err := relRemapDiff(w.Diff, before2); err != nil {
-			problem("diff: %v", err)
-			return res
+			rc.problem("diff: %v", err)
+			return
 		}
 	} else if err := s.ClearFaults(); err != nil {
-		problem("clear faults: %v", err)
-		return res
+		rc.problem("clear faults: %v", err)
+		return
 	}
-	r2, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
+	r2, err := w.Playbook(ctx, e2e.PlaybookOptions{Root: rc.root, Playbook: "playbooks/volume_reset_v3.yml", Env: rerunSim.Env(),
 		Vars: map[string]any{"batch_size": 3, "batch_timeout": 30}, Deadline: 2 * time.Minute})
 	if err != nil {
-		problem("rerun: %v", err)
-		return res
+		rc.problem("rerun: %v", err)
+		return
 	}
-	res.RerunSeconds = r2.Duration.Seconds()
+	rc.res.RerunSeconds = r2.Duration.Seconds()
 	final, err := rerunSim.State()
 	if err != nil {
-		problem("state: %v", err)
-		return res
+		rc.problem("state: %v", err)
+		return
 	}
-	fleetProblems := e2e.CheckFleet(relWant(f, deletes), before, final)
+	fleetProblems := e2e.CheckFleet(relWant(rc.f, rc.deletes), before, final)
 	switch {
 	case r2.Succeeded() && len(fleetProblems) == 0:
-		res.Rerun = "converged"
-		if c.stuck {
-			res.Rerun = "converged (simulator restarted: the stuck action given up)"
+		rc.res.Rerun = "converged"
+		if rc.c.stuck {
+			rc.res.Rerun = "converged (simulator restarted: the stuck action given up)"
 		}
 	case !r2.Succeeded():
-		res.Rerun = "FAILED: " + strings.Join(e2e.FailedLines(r2.Output), " | ")
-		problem("the rerun failed: %s", strings.Join(e2e.FailedLines(r2.Output), "\n"))
+		rc.res.Rerun = "FAILED: " + strings.Join(e2e.FailedLines(r2.Output), " | ")
+		rc.problem("the rerun failed: %s", strings.Join(e2e.FailedLines(r2.Output), "\n"))
 	default:
-		res.Rerun = "did not converge: " + strings.Join(fleetProblems, "; ")
+		rc.res.Rerun = "did not converge: " + strings.Join(fleetProblems, "; ")
 	}
 	for _, p := range fleetProblems {
-		problem("after the rerun: %s", p)
+		rc.problem("after the rerun: %s", p)
 	}
-	return res
 }
 
 // relRestart starts a simulator from the fleet as st shows it, with a seed whose volume ids

@@ -80,6 +80,14 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 		t.Errorf("the runs were not verbose (-vvvv)")
 	}
 
+	scanned := secretsNowhere(t, w, outputs)
+	t.Logf("%d files and %d outputs (%d bytes) scanned; %d log lines", scanned, len(outputs), len(strings.Join(outputs, "")), len(entries))
+}
+
+// secretsNowhere checks that neither token appears in the outputs or in any file of the
+// workspace, and that the run wrote its files; it returns how many files it read.
+func secretsNowhere(t *testing.T, w *e2e.Workspace, outputs []string) (scanned int) {
+	t.Helper()
 	for i, out := range outputs {
 		for _, tok := range []string{relSecretToken, relRefusedToken} {
 			if strings.Contains(out, tok) {
@@ -92,8 +100,7 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 			t.Errorf("%s was not written: %v", filepath.Base(p), err)
 		}
 	}
-	scanned := 0
-	err = filepath.WalkDir(w.Dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(w.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -112,7 +119,7 @@ func TestSecretsTokenNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d files and %d outputs (%d bytes) scanned; %d log lines", scanned, len(outputs), len(strings.Join(outputs, "")), len(entries))
+	return scanned
 }
 
 // around is the text around the first occurrence of s in text.

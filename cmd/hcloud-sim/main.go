@@ -37,42 +37,78 @@ func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, errFlags) {
+			fmt.Fprintf(stderr, "hcloud-sim: %v\n", err)
+		}
+		return exitUsage
+	}
+	cfg, err := opts.config(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "hcloud-sim: %v\n", err)
+		return exitUsage
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hcloud-sim: %v\n", err)
+		return exitUsage
+	}
+	return serve(ctx, s, opts.addr, stdout, stderr)
+}
+
+// options are the command line's flags, as given.
+type options struct {
+	addr         string
+	scenario     string
+	scenarioFile string
+	seed         int64
+	token        string
+	rateLimit    string
+	faultsFile   string
+	logLevel     string
+	actionTimes  listFlag
+	faults       listFlag
+}
+
+// errFlags is a flag error the flag package has already reported (with the usage).
+var errFlags = errors.New("bad flags")
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("hcloud-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		addr         = fs.String("addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
-		scenario     = fs.String("scenario", "empty", "built-in fleet: ph3-02, empty or generated:N")
-		scenarioFile = fs.String("scenario-file", "", "fleet from a JSON file (docs/SIMULATOR.md); wins over --scenario")
-		seed         = fs.Int64("seed", 1, "seed for ids, addresses, locations and fault fractions")
-		token        = fs.String("token", "", "the only bearer token accepted (default: any)")
-		rateLimit    = fs.String("rate-limit", "3600/1h", "token bucket N/PERIOD, or off")
-		faultsFile   = fs.String("faults-file", "", "file of fault rules, one per line, # comments")
-		logLevel     = fs.String("log-level", "error", "request log level: off, error, info (every request) or debug")
-		actionTimes  listFlag
-		faults       listFlag
-	)
-	fs.Var(&actionTimes, "action-time", "duration of every action (50ms), or COMMAND=DURATION for one command; repeatable")
-	fs.Var(&faults, "fault", `fault rule "METHOD PATH key=value ..." (docs/SIMULATOR.md); repeatable`)
+	o := &options{}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
+	fs.StringVar(&o.scenario, "scenario", "empty", "built-in fleet: ph3-02, empty or generated:N")
+	fs.StringVar(&o.scenarioFile, "scenario-file", "", "fleet from a JSON file (docs/SIMULATOR.md); wins over --scenario")
+	fs.Int64Var(&o.seed, "seed", 1, "seed for ids, addresses, locations and fault fractions")
+	fs.StringVar(&o.token, "token", "", "the only bearer token accepted (default: any)")
+	fs.StringVar(&o.rateLimit, "rate-limit", "3600/1h", "token bucket N/PERIOD, or off")
+	fs.StringVar(&o.faultsFile, "faults-file", "", "file of fault rules, one per line, # comments")
+	fs.StringVar(&o.logLevel, "log-level", "error", "request log level: off, error, info (every request) or debug")
+	fs.Var(&o.actionTimes, "action-time", "duration of every action (50ms), or COMMAND=DURATION for one command; repeatable")
+	fs.Var(&o.faults, "fault", `fault rule "METHOD PATH key=value ..." (docs/SIMULATOR.md); repeatable`)
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hcloud-sim: "+format+"\n", a...)
-		return exitUsage
+		return nil, errFlags
 	}
 	if fs.NArg() > 0 {
-		return usage("unexpected arguments: %v", fs.Args())
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	return o, nil
+}
 
-	cfg := sim.Config{Scenario: *scenario, Seed: *seed, Token: *token, ActionTimes: map[string]time.Duration{}}
-	for _, at := range actionTimes {
+// config turns the flags into the simulator's configuration, reading the files they name; the
+// request log goes to stderr.
+func (o *options) config(stderr io.Writer) (sim.Config, error) {
+	cfg := sim.Config{Scenario: o.scenario, Seed: o.seed, Token: o.token, ActionTimes: map[string]time.Duration{}}
+	for _, at := range o.actionTimes {
 		cmd, d, ok := strings.Cut(at, "=")
 		if !ok {
 			cmd, d = "", at
 		}
 		dur, err := time.ParseDuration(d)
 		if err != nil || dur < 0 {
-			return usage("--action-time %q: bad duration", at)
+			return cfg, fmt.Errorf("--action-time %q: bad duration", at)
 		}
 		if cmd == "" {
 			cfg.ActionTime = dur
@@ -80,43 +116,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.ActionTimes[cmd] = dur
 		}
 	}
-	rl, err := sim.ParseRateLimit(*rateLimit)
-	if err != nil {
-		return usage("--rate-limit: %v", err)
+	var err error
+	if cfg.RateLimit, err = sim.ParseRateLimit(o.rateLimit); err != nil {
+		return cfg, fmt.Errorf("--rate-limit: %w", err)
 	}
-	cfg.RateLimit = rl
-	for _, f := range faults {
+	if cfg.Faults, err = o.faultRules(); err != nil {
+		return cfg, err
+	}
+	if o.scenarioFile != "" {
+		if cfg.ScenarioData, err = sim.ReadScenarioFile(o.scenarioFile); err != nil {
+			return cfg, fmt.Errorf("--scenario-file: %w", err)
+		}
+	}
+	if cfg.Logger, err = newLogger(o.logLevel, stderr); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	return cfg, nil
+}
+
+// faultRules are the --fault rules, then those of --faults-file.
+func (o *options) faultRules() ([]sim.FaultRule, error) {
+	var rules []sim.FaultRule
+	for _, f := range o.faults {
 		rule, err := sim.ParseFaultRule(f)
 		if err != nil {
-			return usage("--fault: %v", err)
+			return nil, fmt.Errorf("--fault: %w", err)
 		}
-		cfg.Faults = append(cfg.Faults, rule)
+		rules = append(rules, rule)
 	}
-	if *faultsFile != "" {
-		rules, err := sim.ReadFaultsFile(*faultsFile)
+	if o.faultsFile != "" {
+		fromFile, err := sim.ReadFaultsFile(o.faultsFile)
 		if err != nil {
-			return usage("--faults-file: %v", err)
+			return nil, fmt.Errorf("--faults-file: %w", err)
 		}
-		cfg.Faults = append(cfg.Faults, rules...)
+		rules = append(rules, fromFile...)
 	}
-	if *scenarioFile != "" {
-		sc, err := sim.ReadScenarioFile(*scenarioFile)
-		if err != nil {
-			return usage("--scenario-file: %v", err)
-		}
-		cfg.ScenarioData = sc
-	}
-	logger, err := newLogger(*logLevel, stderr)
-	if err != nil {
-		return usage("--log-level: %v", err)
-	}
-	cfg.Logger = logger
+	return rules, nil
+}
 
-	s, err := sim.New(cfg)
-	if err != nil {
-		return usage("%v", err)
-	}
-	ln, err := net.Listen("tcp", *addr)
+// serve listens on addr, prints the endpoint, and serves s until ctx ends (0) or serving fails
+// (1).
+func serve(ctx context.Context, s *sim.Sim, addr string, stdout, stderr io.Writer) int {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "hcloud-sim: %v\n", err)
 		return 1

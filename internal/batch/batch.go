@@ -90,7 +90,7 @@ func Run[T, R any](ctx context.Context, items []T, concurrency int, fn func(ctx 
 		select {
 		case out[i] = <-done[i]:
 		case <-grace:
-			out[i].Err = fmt.Errorf("%w: %s", ErrAbandoned, reason(ctx.Err()))
+			out[i].Err = fmt.Errorf("%w: %s", ErrAbandoned, Reason(ctx.Err()))
 		}
 	}
 	return out
@@ -114,19 +114,20 @@ func call[T, R any](ctx context.Context, item T, fn func(context.Context, T) (R,
 // notStarted says why an item never ran, in the words the module result uses.
 type notStarted struct{ cause error }
 
-func (e notStarted) Error() string { return ErrNotStarted.Error() + ": " + reason(e.cause) }
+func (e notStarted) Error() string { return ErrNotStarted.Error() + ": " + Reason(e.cause) }
 
 func (e notStarted) Unwrap() []error { return []error{ErrNotStarted, e.cause} }
 
-// reason drops the "context " prefix: users set a timeout, not a context.
-func reason(err error) string {
+// Reason words a context's error for users, who set a timeout rather than a context: it drops
+// the "context " prefix. The hz package words its waits and retries with it too.
+func Reason(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline exceeded"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case err == nil:
-		return "unknown"
+		return "stopped"
 	default:
 		return err.Error()
 	}

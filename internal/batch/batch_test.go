@@ -188,3 +188,19 @@ func TestRunAbandonsItemsIgnoringTheDeadline(t *testing.T) {
 func TestRunEmpty(t *testing.T) {
 	assert.Empty(t, Run(t.Context(), []int(nil), 3, func(context.Context, int) (int, error) { return 0, nil }))
 }
+
+func TestReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{context.DeadlineExceeded, "deadline exceeded"},
+		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "deadline exceeded"},
+		{context.Canceled, "canceled"},
+		{nil, "stopped"},
+		{errors.New("token revoked"), "token revoked"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, Reason(tt.err), "%v", tt.err)
+	}
+}

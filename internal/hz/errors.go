@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
+	"github.com/keybuzz/kbv3/internal/batch"
 )
 
 // Errors of hz's own checks, made before any request; match them with errors.Is.
@@ -31,8 +33,8 @@ var (
 	ErrAttachedElsewhere = errors.New("volume is attached to another server")
 	// ErrProtected: the volume is delete-protected.
 	ErrProtected = errors.New("volume is delete-protected")
-	// ErrMismatch: a volume of that name exists but differs from what was asked for, or the
-	// volume of that name has another id than the one given.
+	// ErrMismatch: the volume of that name has another id than the one the caller gave
+	// (DeleteOpts.ID): the name was reused since the review.
 	ErrMismatch = errors.New("volume differs")
 	// ErrLocationMismatch: the volume and the server are in different locations.
 	ErrLocationMismatch = errors.New("volume and server are in different locations")
@@ -87,24 +89,10 @@ type WaitError struct {
 
 func (e *WaitError) Error() string {
 	return fmt.Sprintf("waiting for %s action %d on volume %s: %s after %s",
-		e.Action.Command, e.Action.ID, e.Volume, reason(e.Err), roundDuration(e.Elapsed))
+		e.Action.Command, e.Action.ID, e.Volume, batch.Reason(e.Err), roundDuration(e.Elapsed))
 }
 
 func (e *WaitError) Unwrap() error { return e.Err }
-
-// reason words a context error for users, who set a timeout rather than a context.
-func reason(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "deadline exceeded"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case err == nil:
-		return "stopped"
-	default:
-		return err.Error()
-	}
-}
 
 func roundDuration(d time.Duration) time.Duration {
 	if d >= 10*time.Second {
@@ -126,8 +114,6 @@ const (
 	unknown
 )
 
-// classify sorts the error of one attempt; resp is its response, if any. parent is the caller's
-// context: when it is done the error is final whatever it looks like.
 // unreachable reports errors that no retry can mend within a call: a name that does not
 // resolve, a refused connection, TLS spoken to a plain-HTTP endpoint or a certificate that does
 // not verify. They point at api_endpoint (or HCLOUD_ENDPOINT), and no request reached the API.
@@ -145,6 +131,8 @@ func unreachable(err error) bool {
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
+// classify sorts the error of one attempt; resp is its response, if any. parent is the caller's
+// context: when it is done the error is final whatever it looks like.
 func classify(parent context.Context, resp *hcloud.Response, err error) class {
 	if err == nil || parent.Err() != nil || errors.Is(err, errPaceDeadline) {
 		return permanent

@@ -9,3 +9,10 @@ func SetWaitClock(c *Client, now func() time.Time, sleep func(time.Duration)) {
 	defer c.waiter.mu.Unlock()
 	c.waiter.now, c.waiter.sleep = now, sleep
 }
+
+// PendingActions is the number of actions c's poller is waiting for.
+func PendingActions(c *Client) int {
+	c.waiter.mu.Lock()
+	defer c.waiter.mu.Unlock()
+	return len(c.waiter.pending)
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/keybuzz/kbv3/internal/batch"
 	"github.com/keybuzz/kbv3/internal/oplog"
 )
 
@@ -153,6 +154,6 @@ func (c *Client) finalErr(ctx context.Context, err error, attempt int) error {
 // ctxError words a context's error for users and still matches it with errors.Is.
 type ctxError struct{ err error }
 
-func (e ctxError) Error() string { return reason(e.err) }
+func (e ctxError) Error() string { return batch.Reason(e.err) }
 
 func (e ctxError) Unwrap() error { return e.err }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,13 +177,60 @@ func detachAll(ctx context.Context, t *testing.T, c *hz.Client, names []string, 
 	})
 }
 
+// manualTicks runs f's poller on clock, which f's simulator also reads, and records how many
+// GET /v1/actions each tick of the poller sent. The clock stays put until ready reports that
+// every item has sent its request and joined the wait (a bounded real-time wait), so that how
+// many ticks the actions take depends on the simulated time alone, never on the scheduler.
+func manualTicks(t *testing.T, f *fixture, clock *simtest.ManualClock, ready func() bool) func() []int {
+	t.Helper()
+	var mu sync.Mutex
+	var perTick []int
+	started, polls := false, 0
+	hz.SetWaitClock(f.client, clock.Now, func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !started {
+			deadline := time.Now().Add(10 * time.Second)
+			for !ready() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if !ready() {
+				t.Errorf("the items did not all send their request and wait within 10 s")
+			}
+			started = true
+		} else {
+			total := f.routes()["GET /v1/actions"]
+			perTick = append(perTick, total-polls)
+			polls = total
+		}
+		clock.Advance(d)
+	})
+	return func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(perTick)
+	}
+}
+
+// sentAndWaiting reports whether want detach requests were accepted and the poller waits for
+// each of their actions.
+func sentAndWaiting(f *fixture, want int) func() bool {
+	return func() bool {
+		st := f.sim.Stats().Requests
+		accepted := st.ByRoute["POST /v1/volumes/{id}/actions/detach"] - st.ByStatus["423"]
+		return accepted >= want && hz.PendingActions(f.client) == accepted
+	}
+}
+
 func TestDetachFleetIsIdempotentAndBatchesWaits(t *testing.T) {
 	// backup-01 has two volumes: its second detach meets `locked` until the first is done.
-	f := newFixture(t, sim.Config{ActionTime: 100 * time.Millisecond}, func(o *hz.Options) {
+	clock := simtest.NewManualClock(time.Now().Truncate(time.Second))
+	f := newFixture(t, sim.Config{Clock: clock, ActionTime: 100 * time.Millisecond}, func(o *hz.Options) {
 		o.PollInterval = 50 * time.Millisecond
 		o.Backoff = hcloud.ConstantBackoff(40 * time.Millisecond)
 	})
 	names := volumeNames(t, f)
+	ticks := manualTicks(t, f, clock, sentAndWaiting(f, len(names)-1))
 	ctx := ctxTimeout(t, 30*time.Second)
 	f.sim.ResetStats()
 
@@ -195,9 +243,13 @@ func TestDetachFleetIsIdempotentAndBatchesWaits(t *testing.T) {
 	}
 	r := f.routes()
 	assert.Equal(t, 41, r["POST /v1/volumes/{id}/actions/detach"]-f.sim.Stats().Requests.ByStatus["423"])
-	// 41 actions of 100 ms, polled every 50 ms, 25 ids a poll: a few ticks of two requests,
-	// not one request per volume per tick.
-	assert.LessOrEqual(t, r["GET /v1/actions"], 12, "polls: %v", r)
+	// 41 waits, 25 ids a poll: at most two requests a tick, not one per volume per tick.
+	perTick := ticks()
+	require.NotEmpty(t, perTick)
+	for i, n := range perTick {
+		assert.LessOrEqual(t, n, 2, "polls at tick %d: %v", i, perTick)
+	}
+	assert.Zero(t, r["GET /v1/actions/{id}"], "never one GET per action")
 	assert.Equal(t, 1, r["GET /v1/volumes"])
 	assert.Equal(t, 1, r["GET /v1/servers"], "one page of servers, for the names of the attached")
 
@@ -232,17 +284,23 @@ func TestWaitsAreBatchedPerTick(t *testing.T) {
 
 func TestPollsFollowTheActionsProgress(t *testing.T) {
 	// Actions of 1.2 s polled every 100 ms would cost about 12 polls; the progress seen at the
-	// first poll tells when they end, so a few polls see them done.
-	f := newFixture(t, sim.Config{ActionTime: 1200 * time.Millisecond}, func(o *hz.Options) { o.PollInterval = 100 * time.Millisecond })
+	// first poll tells when they end, so a few polls see them done. The clock is the
+	// simulator's, stepped by the poller, and holds until all ten actions run: the count is
+	// the same on any machine.
+	clock := simtest.NewManualClock(time.Now().Truncate(time.Second))
+	f := newFixture(t, sim.Config{Clock: clock, ActionTime: 1200 * time.Millisecond}, func(o *hz.Options) { o.PollInterval = 100 * time.Millisecond })
 	names := volumeNames(t, f)[:10]
+	ticks := manualTicks(t, f, clock, sentAndWaiting(f, len(names)))
 	ctx := ctxTimeout(t, 30*time.Second)
 	f.sim.ResetStats()
 	out := detachAll(ctx, t, f.client, names, 10)
 	for _, o := range out {
 		require.NoError(t, o.Err)
 	}
+	assert.Zero(t, f.sim.Stats().Requests.ByStatus["423"], "ten volumes of ten servers")
 	polls := f.routes()["GET /v1/actions"]
-	assert.LessOrEqual(t, polls, 5, "polls for one wave of 1.2 s actions")
+	assert.LessOrEqual(t, polls, 5, "polls for one wave of 1.2 s actions, per tick: %v", ticks())
+	assert.GreaterOrEqual(t, polls, 2, "the first poll sees progress, not the end")
 }
 
 func TestLockedIsRetried(t *testing.T) {

@@ -1,15 +1,16 @@
 package hz
 
 import (
-	"time"
-
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 	"github.com/keybuzz/kbv3/internal/oplog"
+	"github.com/keybuzz/kbv3/internal/plan"
 )
 
 // Outcome is what an operation did to one volume, in the words of the item result's `action`.
@@ -106,9 +107,10 @@ func (o CreateOpts) Validate() error {
 	if err := validateName(o.Name); err != nil {
 		return err
 	}
+	if err := validateSize(o.Name, o.SizeGB); err != nil {
+		return err
+	}
 	switch {
-	case o.SizeGB < 10 || o.SizeGB > 10240:
-		return fmt.Errorf("volume %s: size must be 10..10240 GB, got %d", o.Name, o.SizeGB)
 	case o.Location == "" && o.Server == "":
 		return fmt.Errorf("volume %s: a location or a server is required", o.Name)
 	case o.Automount && o.Server == "":
@@ -131,10 +133,7 @@ func (o ResizeOpts) Validate() error {
 	if err := validateName(o.Name); err != nil {
 		return err
 	}
-	if o.SizeGB < 10 || o.SizeGB > 10240 {
-		return fmt.Errorf("volume %s: size must be 10..10240 GB, got %d", o.Name, o.SizeGB)
-	}
-	return nil
+	return validateSize(o.Name, o.SizeGB)
 }
 
 // AttachOpts: attach volume Name to Server.
@@ -165,6 +164,14 @@ type ProtectionOpts struct {
 
 // Validate checks the options.
 func (o ProtectionOpts) Validate() error { return validateName(o.Name) }
+
+// validateSize applies the plan's size limits, which are the API's.
+func validateSize(name string, sizeGB int) error {
+	if sizeGB < plan.MinSizeGB || sizeGB > plan.MaxSizeGB {
+		return fmt.Errorf("volume %s: size must be %d..%d GB, got %d", name, plan.MinSizeGB, plan.MaxSizeGB, sizeGB)
+	}
+	return nil
+}
 
 func validateName(name string) error {
 	if name == "" {
@@ -202,9 +209,9 @@ func (c *Client) Detach(ctx context.Context, s *Snapshot, o DetachOpts) (Result,
 	})
 }
 
-// Delete deletes the volume: OutcomeDeleted, or OutcomeAbsent when there is no such volume
-// (or, with ID set, none with that id by that name... see DeleteOpts). An attached or
-// protected volume is refused with ErrStillAttached or ErrProtected, before any request.
+// Delete deletes the volume: OutcomeDeleted, or OutcomeAbsent when there is no volume of that
+// name. Refused before any request: with ID set, a volume of that name with another id
+// (ErrMismatch); an attached volume (ErrStillAttached); a protected one (ErrProtected).
 func (c *Client) Delete(ctx context.Context, s *Snapshot, o DeleteOpts) (Result, error) {
 	v, err := c.known(s, o.Name, o.Validate())
 	if err != nil {
@@ -242,22 +249,9 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 	if v != nil {
 		return c.noop(s, o.Name, v, OutcomeExists)
 	}
-	req := hcloud.VolumeCreateOpts{Name: o.Name, Size: o.SizeGB, Labels: o.Labels}
-	if o.Format != "" {
-		req.Format = hcloud.Ptr(o.Format)
-	}
-	var sv *hcloud.Server
-	if o.Server != "" {
-		if sv, err = s.serverFor(o.Server); err != nil {
-			return c.refuse(s, o.Name, nil, err)
-		}
-		if loc := serverLocation(sv); o.Location != "" && loc != "" && loc != o.Location {
-			return c.refuse(s, o.Name, nil, fmt.Errorf("%w: server %s is in %s, not %s", ErrLocationMismatch, o.Server, loc, o.Location))
-		}
-		req.Server = &hcloud.Server{ID: sv.ID}
-		req.Automount = hcloud.Ptr(o.Automount)
-	} else {
-		req.Location = &hcloud.Location{Name: o.Location}
+	req, sv, err := createRequest(s, o)
+	if err != nil {
+		return c.refuse(s, o.Name, nil, err)
 	}
 	if o.Check {
 		e := c.entry(s, o.Name, nil)
@@ -265,17 +259,62 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 		c.log.Write(e)
 		return Result{Outcome: OutcomeWouldCreate}, nil
 	}
-
-	wantLoc := o.Location
-	if wantLoc == "" {
-		wantLoc = serverLocation(sv)
-	}
 	var created *hcloud.Volume
+	res, err := c.apply(ctx, s, &hcloud.Volume{Name: o.Name}, OutcomeCreated, OutcomeExists, func(done bool) *hcloud.Volume {
+		after := *created
+		if sv != nil && !done {
+			// The answer to POST /volumes shows the volume before its attach action ran.
+			after.Server = &hcloud.Server{ID: sv.ID}
+		}
+		return &after
+	}, c.createMutation(o, req, cmp.Or(o.Location, serverLocation(sv)), &created))
+	if err != nil || sv == nil || (res.Volume.Server != nil && res.Volume.Server.ID == sv.ID) {
+		return res, err
+	}
+	// Found made, but not (yet) attached: attach it, which waits out a still running attach
+	// as `locked` and then finds it already attached.
+	ares, err := c.Attach(ctx, s, AttachOpts{Name: o.Name, Server: o.Server, Automount: hcloud.Ptr(o.Automount)})
+	res.Attempts += ares.Attempts
+	res.Actions = append(res.Actions, ares.Actions...)
+	res.Volume, res.Server = ares.Volume, ares.Server
+	if err != nil {
+		res.Outcome = OutcomeFailed
+		return res, err
+	}
+	return res, nil
+}
+
+// createRequest builds the API request for o, with its server (nil when o names none), or
+// refuses a server that is unknown or in another location than o's.
+func createRequest(s *Snapshot, o CreateOpts) (hcloud.VolumeCreateOpts, *hcloud.Server, error) {
+	req := hcloud.VolumeCreateOpts{Name: o.Name, Size: o.SizeGB, Labels: o.Labels}
+	if o.Format != "" {
+		req.Format = hcloud.Ptr(o.Format)
+	}
+	if o.Server == "" {
+		req.Location = &hcloud.Location{Name: o.Location}
+		return req, nil, nil
+	}
+	sv, err := s.serverFor(o.Server)
+	if err != nil {
+		return req, nil, err
+	}
+	if loc := serverLocation(sv); o.Location != "" && loc != "" && loc != o.Location {
+		return req, nil, fmt.Errorf("%w: server %s is in %s, not %s", ErrLocationMismatch, o.Server, loc, o.Location)
+	}
+	req.Server = &hcloud.Server{ID: sv.ID}
+	req.Automount = hcloud.Ptr(o.Automount)
+	return req, sv, nil
+}
+
+// createMutation sends req and sets *created to the volume, whether the answer names it or a
+// look after a lost answer finds it, in wantLoc ("" when unknown).
+func (c *Client) createMutation(o CreateOpts, req hcloud.VolumeCreateOpts, wantLoc string, created **hcloud.Volume) mutation {
 	m := mutation{
 		send: func(ctx context.Context) ([]*hcloud.Action, *hcloud.Response, error) {
 			r, resp, err := c.hc.Volume.Create(ctx, req)
 			if err == nil {
-				created = r.Volume
+				*created = r.Volume
 			}
 			return append([]*hcloud.Action{r.Action}, r.NextActions...), resp, err
 		},
@@ -287,36 +326,13 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 				(wantLoc != "" && (cur.Location == nil || cur.Location.Name != wantLoc)) {
 				return false, err
 			}
-			created = cur
+			*created = cur
 			return true, nil
 		},
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeUniquenessError},
 	}
 	m.target, m.size = o.Server, o.SizeGB
-	res, err := c.apply(ctx, s, &hcloud.Volume{Name: o.Name}, OutcomeCreated, OutcomeExists, func(done bool) *hcloud.Volume {
-		after := *created
-		if sv != nil && !done {
-			// The answer to POST /volumes shows the volume before its attach action ran.
-			after.Server = &hcloud.Server{ID: sv.ID}
-		}
-		return &after
-	}, m)
-	if err != nil {
-		return res, err
-	}
-	if sv != nil && (res.Volume.Server == nil || res.Volume.Server.ID != sv.ID) {
-		// Found made, but not (yet) attached: attach it, which waits out a still running
-		// attach as `locked` and then finds it already attached.
-		ares, err := c.Attach(ctx, s, AttachOpts{Name: o.Name, Server: o.Server, Automount: hcloud.Ptr(o.Automount)})
-		res.Attempts += ares.Attempts
-		res.Actions = append(res.Actions, ares.Actions...)
-		res.Volume, res.Server = ares.Volume, ares.Server
-		if err != nil {
-			res.Outcome = OutcomeFailed
-			return res, err
-		}
-	}
-	return res, nil
+	return m
 }
 
 // Resize grows the volume to SizeGB: OutcomeResized, or OutcomeOK when it has that size.

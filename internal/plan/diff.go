@@ -104,6 +104,31 @@ func Compute(p *Plan, live []Live, serverLocation map[string]string, sel Selecto
 	if err := sel.Validate(); err != nil {
 		return nil, err
 	}
+	byName, errs := indexLive(live)
+	d := &Diff{
+		Version:  Version,
+		Selector: Selector{Names: slices.Clone(sel.Names), LabelSelector: sel.LabelSelector},
+		Delete:   []DeleteEntry{},
+		Create:   []Entry{},
+		Keep:     []Match{},
+		Mismatch: []Mismatch{},
+	}
+	planned := make(map[string]bool, len(p.Volumes))
+	for i, e := range p.Volumes {
+		planned[e.Name()] = true
+		if err := d.addPlanned(e, byName, serverLocation); err != nil {
+			errs = append(errs, &EntryError{"volumes", i, e.Hostname, err})
+		}
+	}
+	d.addSelected(live, planned, sel)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// indexLive maps the live volumes by name, reporting names and ids that two volumes share.
+func indexLive(live []Live) (map[string]Live, []error) {
 	var errs []error
 	byName := make(map[string]Live, len(live))
 	byID := make(map[int64]Live, len(live))
@@ -116,59 +141,59 @@ func Compute(p *Plan, live []Live, serverLocation map[string]string, sel Selecto
 		}
 		byName[v.Name], byID[v.ID] = v, v
 	}
+	return byName, errs
+}
 
-	d := &Diff{
-		Version:  Version,
-		Selector: Selector{Names: slices.Clone(sel.Names), LabelSelector: sel.LabelSelector},
-		Delete:   []DeleteEntry{},
-		Create:   []Entry{},
-		Keep:     []Match{},
-		Mismatch: []Mismatch{},
+// addPlanned files one plan entry under create, keep or mismatch, or says why it cannot be.
+func (d *Diff) addPlanned(e Entry, byName map[string]Live, serverLocation map[string]string) error {
+	serverLoc, hasServer := serverLocation[e.Hostname]
+	loc := cmp.Or(e.Location, serverLoc)
+	if e.Location != "" && hasServer && serverLoc != e.Location {
+		return fmt.Errorf("location %s differs from the server's %s: the volume could not be attached", e.Location, serverLoc)
 	}
-	planned := make(map[string]bool, len(p.Volumes))
-	for i, e := range p.Volumes {
-		planned[e.Name()] = true
-		serverLoc, hasServer := serverLocation[e.Hostname]
-		loc := cmp.Or(e.Location, serverLoc)
-		if e.Location != "" && hasServer && serverLoc != e.Location {
-			errs = append(errs, &EntryError{"volumes", i, e.Hostname,
-				fmt.Errorf("location %s differs from the server's %s: the volume could not be attached", e.Location, serverLoc)})
-			continue
+	v, exists := byName[e.Name()]
+	if !exists {
+		if loc == "" {
+			return errors.New("no location: the server was not found and the plan sets none")
 		}
-		v, exists := byName[e.Name()]
-		if !exists {
-			if loc == "" {
-				errs = append(errs, &EntryError{"volumes", i, e.Hostname,
-					errors.New("no location: the server was not found and the plan sets none")})
-				continue
-			}
-			c := e
-			c.Volume, c.Location = e.Name(), loc
-			d.Create = append(d.Create, c)
-			continue
-		}
-		var fields []string
-		switch {
-		case v.SizeGB < e.SizeGB:
-			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (the reset grows it with allow_grow=true)", e.SizeGB, v.SizeGB))
-		case v.SizeGB > e.SizeGB:
-			fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (volumes cannot shrink)", e.SizeGB, v.SizeGB))
-		}
-		if loc != "" && v.Location != loc {
-			fields = append(fields, fmt.Sprintf("location: plan %s, live %s", loc, v.Location))
-		}
-		if v.Server != "" && v.Server != e.Hostname {
-			fields = append(fields, fmt.Sprintf("server: plan %s, live %s", e.Hostname, v.Server))
-		}
-		if e.Format != "" && v.Format != e.Format {
-			fields = append(fields, fmt.Sprintf("format: plan %s, live %s", e.Format, cmp.Or(v.Format, "none")))
-		}
-		if len(fields) > 0 {
-			d.Mismatch = append(d.Mismatch, Mismatch{Match: match(e, v), Fields: fields})
-		} else {
-			d.Keep = append(d.Keep, match(e, v))
-		}
+		c := e
+		c.Volume, c.Location = e.Name(), loc
+		d.Create = append(d.Create, c)
+		return nil
 	}
+	if fields := differences(e, loc, v); len(fields) > 0 {
+		d.Mismatch = append(d.Mismatch, Mismatch{Match: match(e, v), Fields: fields})
+	} else {
+		d.Keep = append(d.Keep, match(e, v))
+	}
+	return nil
+}
+
+// differences lists how live volume v differs from plan entry e, whose location is loc (the
+// plan's or its server's; "" when neither is known).
+func differences(e Entry, loc string, v Live) []string {
+	var fields []string
+	switch {
+	case v.SizeGB < e.SizeGB:
+		fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (the reset grows it with allow_grow=true)", e.SizeGB, v.SizeGB))
+	case v.SizeGB > e.SizeGB:
+		fields = append(fields, fmt.Sprintf("size_gb: plan %d, live %d (volumes cannot shrink)", e.SizeGB, v.SizeGB))
+	}
+	if loc != "" && v.Location != loc {
+		fields = append(fields, fmt.Sprintf("location: plan %s, live %s", loc, v.Location))
+	}
+	if v.Server != "" && v.Server != e.Hostname {
+		fields = append(fields, fmt.Sprintf("server: plan %s, live %s", e.Hostname, v.Server))
+	}
+	if e.Format != "" && v.Format != e.Format {
+		fields = append(fields, fmt.Sprintf("format: plan %s, live %s", e.Format, cmp.Or(v.Format, "none")))
+	}
+	return fields
+}
+
+// addSelected lists the live volumes the selector chooses, except plan volumes, under delete or
+// (when the API would refuse) protected, each sorted by name then id.
+func (d *Diff) addSelected(live []Live, planned map[string]bool, sel Selector) {
 	for _, v := range live {
 		if planned[v.Name] || !sel.Matches(v) {
 			continue
@@ -184,10 +209,6 @@ func Compute(p *Plan, live []Live, serverLocation map[string]string, sel Selecto
 	}
 	slices.SortFunc(d.Delete, byNameID)
 	slices.SortFunc(d.Protected, byNameID)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // ParseDiff reads a diff file as strictly as Parse reads a plan. It does not check it against
@@ -310,8 +331,31 @@ func (d *Diff) Validate(p *Plan) error {
 			errs = append(errs, fmt.Errorf("protected[%d] (%s): %w", i, deleteLabel(e), errServerIDInFile))
 		}
 	}
-	ids := make(map[int64]int)
-	names := make(map[string]int)
+	ids, names, deleteErrs := d.validateDelete(planned, protected)
+	errs = append(errs, deleteErrs...)
+	errs = append(errs, d.planVolumesSelected(p)...)
+	for i, e := range d.Create {
+		for _, err := range createProblems(e, p, planned, names) {
+			errs = append(errs, &EntryError{"create", i, e.Hostname, err})
+		}
+	}
+	for i, m := range d.Keep {
+		for _, err := range matchProblems(m, p, planned, ids) {
+			errs = append(errs, &EntryError{"keep", i, m.Hostname, err})
+		}
+	}
+	for i, m := range d.Mismatch {
+		for _, err := range matchProblems(m.Match, p, planned, ids) {
+			errs = append(errs, &EntryError{"mismatch", i, m.Hostname, err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateDelete checks the delete entries and returns the index of each id and name in the list.
+func (d *Diff) validateDelete(planned map[string]Entry, protected map[int64]bool) (ids map[int64]int, names map[string]int, errs []error) {
+	ids = make(map[int64]int)
+	names = make(map[string]int)
 	for i, e := range d.Delete {
 		var problems []error
 		if e.ID <= 0 {
@@ -321,105 +365,123 @@ func (d *Diff) Validate(p *Plan) error {
 		} else {
 			ids[e.ID] = i
 		}
-		switch {
-		case e.Name == "":
+		if e.Name == "" {
 			problems = append(problems, errors.New("name is missing"))
-		default:
-			if err := checkVolumeName(e.Name); err != nil {
-				problems = append(problems, fmt.Errorf("name %q %w", e.Name, err))
-			}
-			if j, dup := names[e.Name]; dup {
-				problems = append(problems, fmt.Errorf("name duplicates delete[%d]", j))
-			} else {
-				names[e.Name] = i
-			}
-			if _, ok := planned[e.Name]; ok {
-				problems = append(problems, errors.New("is a volume of the plan"))
-			}
-			if len(d.Selector.Names) > 0 && !d.Selector.matchesName(e.Name) {
-				problems = append(problems, errors.New("does not match the selector's names"))
-			}
+		} else {
+			problems = append(problems, d.deleteNameProblems(i, e.Name, names, planned)...)
 		}
 		if protected[e.ID] && e.ID > 0 {
 			problems = append(problems, errors.New("is also listed as protected"))
 		}
-		switch {
-		case e.SizeGB == 0:
-			problems = append(problems, errors.New("size_gb is missing: the size the reviewer saw is checked before the delete (recompute the diff with volume_diff_v3.yml)"))
-		case e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB:
-			problems = append(problems, fmt.Errorf("size_gb %d is out of range %d..%d", e.SizeGB, MinSizeGB, MaxSizeGB))
-		}
-		switch {
-		case e.Server == "" && !e.Detached:
-			problems = append(problems, errors.New(`the attachment is not recorded: "server" (the server it was attached to) or "detached": true (recompute the diff with volume_diff_v3.yml)`))
-		case e.Server != "" && e.Detached:
-			problems = append(problems, fmt.Errorf(`"server": %q and "detached": true contradict each other`, e.Server))
-		}
-		if e.ServerID != 0 {
-			problems = append(problems, errServerIDInFile)
-		}
+		problems = append(problems, deleteRecordProblems(e)...)
 		for _, err := range problems {
 			errs = append(errs, fmt.Errorf("delete[%d] (%s): %w", i, deleteLabel(e), err))
 		}
 	}
-	if p != nil && !d.Selector.Empty() {
-		for i, e := range p.Volumes {
-			// The selector chooses what is old; a plan volume it matches would be a candidate
-			// for deletion the moment the diff is computed again.
-			if d.Selector.Matches(Live{Name: e.Name(), Labels: e.Labels}) {
-				errs = append(errs, &EntryError{"volumes", i, e.Hostname, fmt.Errorf(
-					"volume %s matches the diff's delete selector: narrow delete_patterns or delete_label_selector (or rename the plan volume) and compute the diff again", e.Name())})
-			}
+	return ids, names, errs
+}
+
+// deleteNameProblems checks the (non-empty) name of delete[i]: valid, not repeated (names
+// records it), not a plan volume, and chosen by the selector's names if it has any.
+func (d *Diff) deleteNameProblems(i int, name string, names map[string]int, planned map[string]Entry) []error {
+	var problems []error
+	if err := checkVolumeName(name); err != nil {
+		problems = append(problems, fmt.Errorf("name %q %w", name, err))
+	}
+	if j, dup := names[name]; dup {
+		problems = append(problems, fmt.Errorf("name duplicates delete[%d]", j))
+	} else {
+		names[name] = i
+	}
+	if _, ok := planned[name]; ok {
+		problems = append(problems, errors.New("is a volume of the plan"))
+	}
+	if len(d.Selector.Names) > 0 && !d.Selector.matchesName(name) {
+		problems = append(problems, errors.New("does not match the selector's names"))
+	}
+	return problems
+}
+
+// deleteRecordProblems checks what the delete module compares with the live volume before it
+// acts: the size and the attachment the reviewer saw.
+func deleteRecordProblems(e DeleteEntry) []error {
+	var problems []error
+	switch {
+	case e.SizeGB == 0:
+		problems = append(problems, errors.New("size_gb is missing: the size the reviewer saw is checked before the delete (recompute the diff with volume_diff_v3.yml)"))
+	case e.SizeGB < MinSizeGB || e.SizeGB > MaxSizeGB:
+		problems = append(problems, fmt.Errorf("size_gb %d is out of range %d..%d", e.SizeGB, MinSizeGB, MaxSizeGB))
+	}
+	switch {
+	case e.Server == "" && !e.Detached:
+		problems = append(problems, errors.New(`the attachment is not recorded: "server" (the server it was attached to) or "detached": true (recompute the diff with volume_diff_v3.yml)`))
+	case e.Server != "" && e.Detached:
+		problems = append(problems, fmt.Errorf(`"server": %q and "detached": true contradict each other`, e.Server))
+	}
+	if e.ServerID != 0 {
+		problems = append(problems, errServerIDInFile)
+	}
+	return problems
+}
+
+// planVolumesSelected reports the plan volumes the diff's selector matches.
+func (d *Diff) planVolumesSelected(p *Plan) []error {
+	if p == nil || d.Selector.Empty() {
+		return nil
+	}
+	var errs []error
+	for i, e := range p.Volumes {
+		// The selector chooses what is old; a plan volume it matches would be a candidate
+		// for deletion the moment the diff is computed again.
+		if d.Selector.Matches(Live{Name: e.Name(), Labels: e.Labels}) {
+			errs = append(errs, &EntryError{"volumes", i, e.Hostname, fmt.Errorf(
+				"volume %s matches the diff's delete selector: narrow delete_patterns or delete_label_selector (or rename the plan volume) and compute the diff again", e.Name())})
 		}
 	}
-	for i, e := range d.Create {
-		problems := e.problems()
-		if p != nil {
-			pe, ok := planned[e.Name()]
-			switch {
-			case !ok:
-				problems = append(problems, fmt.Errorf("volume %q is not in the plan", e.Name()))
-			case pe.Hostname != e.Hostname:
-				problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", e.Name(), pe.Hostname))
-			case pe.SizeGB != e.SizeGB:
-				problems = append(problems, fmt.Errorf("size_gb %d differs from the plan's %d", e.SizeGB, pe.SizeGB))
-			case pe.Location != "" && pe.Location != e.Location:
-				problems = append(problems, fmt.Errorf("location %s differs from the plan's %s", e.Location, pe.Location))
-			}
-		}
-		if e.Location == "" {
-			problems = append(problems, errors.New("location is missing (Compute resolves it from the server)"))
-		}
-		if _, dup := names[e.Name()]; dup {
-			problems = append(problems, fmt.Errorf("volume %q is also in delete", e.Name()))
-		}
-		for _, err := range problems {
-			errs = append(errs, &EntryError{"create", i, e.Hostname, err})
+	return errs
+}
+
+// createProblems checks a create entry on its own, against the plan when p is not nil, and
+// against the names in delete.
+func createProblems(e Entry, p *Plan, planned map[string]Entry, deleteNames map[string]int) []error {
+	problems := e.problems()
+	if p != nil {
+		pe, ok := planned[e.Name()]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Errorf("volume %q is not in the plan", e.Name()))
+		case pe.Hostname != e.Hostname:
+			problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", e.Name(), pe.Hostname))
+		case pe.SizeGB != e.SizeGB:
+			problems = append(problems, fmt.Errorf("size_gb %d differs from the plan's %d", e.SizeGB, pe.SizeGB))
+		case pe.Location != "" && pe.Location != e.Location:
+			problems = append(problems, fmt.Errorf("location %s differs from the plan's %s", e.Location, pe.Location))
 		}
 	}
-	check := func(list string, i int, m Match) {
-		var problems []error
-		if m.Volume == "" {
-			problems = append(problems, errors.New("volume is missing"))
-		} else if pe, ok := planned[m.Volume]; p != nil && !ok {
-			problems = append(problems, fmt.Errorf("volume %q is not in the plan", m.Volume))
-		} else if ok && pe.Hostname != m.Hostname {
-			problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", m.Volume, pe.Hostname))
-		}
-		if m.ID <= 0 {
-			problems = append(problems, fmt.Errorf("id must be a positive volume id, got %d", m.ID))
-		} else if _, dup := ids[m.ID]; dup {
-			problems = append(problems, fmt.Errorf("id %d is also in delete", m.ID))
-		}
-		for _, err := range problems {
-			errs = append(errs, &EntryError{list, i, m.Hostname, err})
-		}
+	if e.Location == "" {
+		problems = append(problems, errors.New("location is missing (Compute resolves it from the server)"))
 	}
-	for i, m := range d.Keep {
-		check("keep", i, m)
+	if _, dup := deleteNames[e.Name()]; dup {
+		problems = append(problems, fmt.Errorf("volume %q is also in delete", e.Name()))
 	}
-	for i, m := range d.Mismatch {
-		check("mismatch", i, m.Match)
+	return problems
+}
+
+// matchProblems checks a keep or mismatch entry, against the plan when p is not nil, and
+// against the ids in delete.
+func matchProblems(m Match, p *Plan, planned map[string]Entry, deleteIDs map[int64]int) []error {
+	var problems []error
+	if m.Volume == "" {
+		problems = append(problems, errors.New("volume is missing"))
+	} else if pe, ok := planned[m.Volume]; p != nil && !ok {
+		problems = append(problems, fmt.Errorf("volume %q is not in the plan", m.Volume))
+	} else if ok && pe.Hostname != m.Hostname {
+		problems = append(problems, fmt.Errorf("volume %q belongs to %s in the plan", m.Volume, pe.Hostname))
 	}
-	return errors.Join(errs...)
+	if m.ID <= 0 {
+		problems = append(problems, fmt.Errorf("id must be a positive volume id, got %d", m.ID))
+	} else if _, dup := deleteIDs[m.ID]; dup {
+		problems = append(problems, fmt.Errorf("id %d is also in delete", m.ID))
+	}
+	return problems
 }

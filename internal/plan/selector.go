@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -102,18 +103,9 @@ func (r requirement) matches(labels map[string]string) bool {
 	case opNotEquals:
 		return has && v != r.values[0]
 	case opIn:
-		return has && contains(r.values, v)
+		return has && slices.Contains(r.values, v)
 	case opNotIn:
-		return has && !contains(r.values, v)
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+		return has && !slices.Contains(r.values, v)
 	}
 	return false
 }

@@ -9,3 +9,6 @@ func MatchSelector(sel string, labels map[string]string) (match, ok bool) {
 	}
 	return s.matches(labels), true
 }
+
+// ValidVolumeName exposes the simulator's volume name rule to the differential tests.
+func ValidVolumeName(name string) bool { return validateVolumeName(name) == nil }

@@ -37,7 +37,8 @@ type dcServerTypes struct {
 }
 
 // The real locations and datacenters, with their real ids, so that ids seen in the simulator
-// look like the ones users know.
+// look like the ones users know. The names repeat plan.KnownLocations on purpose (the simulator
+// imports nothing of kbv3); TestVolumeRulesAgreeWithPlan compares them.
 func newGeography() ([]*location, []*datacenter) {
 	locs := []*location{
 		{schema.Location{ID: 1, Name: "fsn1", Description: "Falkenstein DC Park 1", Country: "DE", City: "Falkenstein", Latitude: 50.47612, Longitude: 12.370071, NetworkZone: "eu-central"}},

@@ -12,12 +12,16 @@ import (
 
 // The API's limits on volumes. MaxVolumesPerServer is the documented "up to 16 volumes on each
 // server" (docs.hetzner.com/cloud/volumes/faq; hetznercloud/csi-driver's MaxVolumesPerNode).
+// Deliberately not plan.MinSizeGB and plan.MaxSizeGB: the simulator is an independent oracle
+// of the API; TestVolumeRulesAgreeWithPlan holds the two copies equal.
 const (
 	MinVolumeSize       = 10
 	MaxVolumeSize       = 10240
 	MaxVolumesPerServer = 16
 )
 
+// volumeNameRe is the API's volume name rule, kept apart from kbv3's (plan.CheckVolumeName)
+// on purpose, like the limits above, and compared with it by TestVolumeRulesAgreeWithPlan.
 var volumeNameRe = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,62}[a-zA-Z0-9])?$`)
 
 type volume struct {

@@ -43,6 +43,9 @@ type Preparation struct {
 	// review kept (a line removed, a protected volume) as kept, not as problems.
 	Selector plan.Selector `json:"selector"`
 	Todo     Todo          `json:"todo"`
+	// Observed is, in check mode only, what stage 0 read: the later stages predict from it
+	// (module option observed) instead of reading again. A real run never carries it.
+	Observed *Observed `json:"observed,omitempty"`
 }
 
 // Todo lists, per stage, the entries whose volume still needs that stage. Create also lists
@@ -323,6 +326,7 @@ func stage0(m *ansible.Module, o *InfoOptions, p *plan.Plan, d *plan.Diff, snap 
 	res.Msg = fmt.Sprintf("run %s, to do: create %d, detach %d, attach %d, delete %d (%d plan volumes, %d old volumes in scope)",
 		prep.RunID, len(prep.Todo.Create), len(prep.Todo.Detach), len(prep.Todo.Attach), len(prep.Todo.Delete), len(prep.Entries), len(prep.Deletes))
 	if m.CheckMode {
+		prep.Observed = observe(snap, hostnames(p))
 		return res, nil
 	}
 	if o.Dest != "" {

@@ -30,6 +30,10 @@ type Common struct {
 	// SkipHosts are hosts that failed at an earlier stage: their volumes are reported skipped,
 	// without a request, so that one host's failure stays with that host.
 	SkipHosts []string `mapstructure:"skip_hosts"`
+	// Observed is what the reset's stage 0 read (its reset.observed, returned in check mode
+	// only). In check mode the call predicts from it without a request when it holds all the
+	// call needs; a real run ignores it and reads before it changes anything.
+	Observed *Observed `mapstructure:"observed"`
 }
 
 // endpoint is the API the call speaks to, for records (the token is never part of it).
@@ -62,6 +66,7 @@ type session struct {
 	concurrency int
 	skip        map[string]bool // hosts whose volumes are skipped (Common.SkipHosts)
 	endpoint    string          // the API spoken to, for messages (never the token)
+	observed    *Observed       // check mode only: stage 0's reads (Common.Observed)
 }
 
 // open validates the common options, registers the token as a secret, and returns the call's
@@ -104,6 +109,9 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	s := &session{client: client, concurrency: c.Concurrency, skip: map[string]bool{}, endpoint: c.endpoint()}
+	if m.CheckMode {
+		s.observed = c.Observed
+	}
 	for _, h := range c.SkipHosts {
 		s.skip[h] = true
 	}
@@ -119,6 +127,9 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 // snapshot reads the call's one snapshot, the first request of every call: every module reads
 // it here, so that a wrong token or endpoint is said the same way in all six.
 func (s *session) snapshot(ctx context.Context, o hz.SnapshotOpts) (*hz.Snapshot, error) {
+	if snap := s.recorded(o); snap != nil {
+		return snap, nil
+	}
 	snap, err := s.client.Snapshot(ctx, o)
 	if err != nil {
 		return nil, s.explain(err)

@@ -64,6 +64,14 @@ options:
         are reported C(skipped) without any request, so that one host's failure stays with that host.
     type: list
     elements: str
+  observed:
+    description:
+      - What the reset's stage 0 read (the C(reset.observed) that M(keybuzz.infra.kbv3_volume_info) returns in check mode):
+        every volume of the project and the plan's servers.
+      - In check mode the module predicts from it, without a request, when it holds everything the call needs
+        (otherwise it reads as usual); so a C(--check) reset costs stage 0's reads only.
+      - Ignored in a real run, which always reads the volumes before it changes them.
+    type: dict
 notes:
   - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
   - Supports check mode with exact predictions and no mutating API request; the modules that change volumes support diff mode.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keybuzz/kbv3/internal/sim/simproc"
 )
 
 // pyVolume is a volume as testdata/volumes.py prints it.
@@ -128,7 +130,21 @@ func TestPython3Hcloud(t *testing.T) {
 	assert.True(t, rep.AfterDelete)
 
 	// The simulator saw the same: the volume is gone, its three actions succeeded.
-	after := state(t, s)
+	pySimulatorAgrees(t, state(t, s), rep, name, server.Name)
+
+	// python3-hcloud polls GET /actions/{id}; reading volume.server.name cost a GET /servers/{id}.
+	stats, err := s.Stats()
+	require.NoError(t, err)
+	for _, route := range []string{"GET /v1/actions/{id}", "GET /v1/servers/{id}", "POST /v1/volumes", "DELETE /v1/volumes/{id}"} {
+		assert.Positive(t, stats.Requests.ByRoute[route], route)
+	}
+	assert.Equal(t, 2, stats.Requests.ByStatus["422"], "two refused attaches")
+}
+
+// pySimulatorAgrees checks the simulator's state after the script: the volume name is gone,
+// its three actions succeeded, serverName no longer lists it.
+func pySimulatorAgrees(t *testing.T, after simproc.State, rep pyReport, name, serverName string) {
+	t.Helper()
 	_, ok := after.Volume(name)
 	assert.False(t, ok)
 	byID := map[int64]string{}
@@ -138,16 +154,8 @@ func TestPython3Hcloud(t *testing.T) {
 	assert.Equal(t, "create_volume:success", byID[rep.Create.Action.ID])
 	assert.Equal(t, "attach_volume:success", byID[rep.Attach.Action.ID])
 	assert.Equal(t, "detach_volume:success", byID[rep.Detach.Action.ID])
-	sv, _ := after.Server(server.Name)
-	assert.NotContains(t, sv.Volumes, id)
-
-	// python3-hcloud polls GET /actions/{id}; reading volume.server.name cost a GET /servers/{id}.
-	stats, err := s.Stats()
-	require.NoError(t, err)
-	for _, route := range []string{"GET /v1/actions/{id}", "GET /v1/servers/{id}", "POST /v1/volumes", "DELETE /v1/volumes/{id}"} {
-		assert.Positive(t, stats.Requests.ByRoute[route], route)
-	}
-	assert.Equal(t, 2, stats.Requests.ByStatus["422"], "two refused attaches")
+	sv, _ := after.Server(serverName)
+	assert.NotContains(t, sv.Volumes, rep.Create.Volume.ID)
 }
 
 // pyServerReport is what testdata/servers.py prints.
