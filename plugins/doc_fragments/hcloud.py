@@ -66,12 +66,39 @@ options:
     elements: str
   observed:
     description:
-      - What the reset's stage 0 read (the C(reset.observed) that M(keybuzz.infra.kbv3_volume_info) returns in check mode):
-        every volume of the project and the plan's servers.
+      - What the reset's stage 0 read (the C(reset.observed) that M(keybuzz.infra.kbv3_volume_info) returns in check mode),
+        that is every volume of the project and the plan's servers.
       - In check mode the module predicts from it, without a request, when it holds everything the call needs
         (otherwise it reads as usual); so a C(--check) reset costs stage 0's reads only.
       - Ignored in a real run, which always reads the volumes before it changes them.
+      - Written by M(keybuzz.infra.kbv3_volume_info), not by hand.
     type: dict
+    suboptions:
+      complete: {description: Whether I(volumes) are every volume of the project., type: bool}
+      volumes:
+        description: The volumes as stage 0 read them.
+        type: list
+        elements: dict
+        suboptions:
+          id: {description: Volume ID., type: int}
+          name: {description: Volume name., type: str}
+          size_gb: {description: Size in GB., type: int}
+          location: {description: Location., type: str}
+          server_id: {description: ID of the server it is attached to; 0 when detached., type: int}
+          labels: {description: Labels., type: dict}
+          protected: {description: Delete protection., type: bool}
+          status: {description: Status., type: str}
+          format: {description: Filesystem; empty when unformatted., type: str}
+          linux_device: {description: Device path on its server., type: str}
+      servers:
+        description: The servers as stage 0 read them.
+        type: list
+        elements: dict
+        suboptions:
+          id: {description: Server ID., type: int}
+          name: {description: Server name., type: str}
+          location: {description: Location., type: str}
+      missing_servers: {description: Server names looked up that do not exist., type: list, elements: str}
 notes:
   - Binary module compiled from Go; it runs on the controller (C(delegate_to=localhost) or a play on C(localhost)).
   - Supports check mode with exact predictions and no mutating API request; the modules that change volumes support diff mode.
