@@ -12,10 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keybuzz/kbv3/internal/ansible"
+	"github.com/keybuzz/kbv3/internal/plan"
 )
 
 // The documentation is checked against the Go contract (Contracts, Actions), field by field:
@@ -204,11 +206,18 @@ func codeWords(s string) []string {
 }
 
 // itemFields are the keys of an item result.
-func itemFields() []string {
+func itemFields() []string { return jsonKeys(reflect.TypeFor[Item]()) }
+
+// jsonKeys are the keys t is written with, embedded structs' included.
+func jsonKeys(t reflect.Type) []string {
 	var out []string
-	t := reflect.TypeFor[Item]()
 	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "":
+			out = append(out, jsonKeys(f.Type)...)
+		case name != "" && name != "-":
 			out = append(out, name)
 		}
 	}
@@ -434,6 +443,31 @@ func TestDocsArchitecture(t *testing.T) {
 		default:
 			actions, _ := codes(row[1])
 			report(t, sameWords(rel+": "+name+" actions", "action", actions, c.Actions))
+		}
+	}
+}
+
+// TestDiffEntriesFitModules: every key of the reviewed diff's entries is an option of the
+// modules that take that kind of entry, so that an entry chains into them as it is (a delete
+// entry into detach and delete, a create entry into create, a keep entry into attach).
+func TestDiffEntriesFitModules(t *testing.T) {
+	c := contracts(t)
+	cases := []struct {
+		entry   reflect.Type
+		modules []string
+	}{
+		{reflect.TypeFor[plan.DeleteEntry](), []string{DetachSpec.Name, DeleteSpec.Name}},
+		{reflect.TypeFor[plan.Entry](), []string{CreateSpec.Name, AttachSpec.Name}},
+		{reflect.TypeFor[plan.Match](), []string{AttachSpec.Name}},
+	}
+	for _, tc := range cases {
+		for _, name := range tc.modules {
+			i := slices.IndexFunc(c[name].Options, func(o ansible.Option) bool { return o.Name == "volumes" })
+			require.GreaterOrEqual(t, i, 0, "%s takes no volumes", name)
+			subs := optionNames(c[name].Options[i].Suboptions)
+			for _, k := range jsonKeys(tc.entry) {
+				assert.Contains(t, subs, k, "%s.%s is not a suboption of %s's volumes", tc.entry, k, name)
+			}
 		}
 	}
 }
