@@ -28,8 +28,8 @@ type CreateOptions struct {
 	// Lookup reads the names before creating. The reset's create stage turns it off: its stage
 	// 0 found the volumes absent, so each is created at once and only a name the API says is
 	// taken is read, to decide as a lookup would have. Check mode always looks up.
-	Lookup bool `mapstructure:"lookup" ansible:"default=true"`
-	Volumes   []plan.Entry      `mapstructure:"volumes"`
+	Lookup  bool         `mapstructure:"lookup" ansible:"default=true"`
+	Volumes []plan.Entry `mapstructure:"volumes"`
 }
 
 // CreateSpec describes kbv3_volume_create to the protocol. The single-volume options make no
