@@ -170,3 +170,79 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
 		assert.NotEqual(t, old.Name, v.Name, "the old volume was deleted")
 	}
 }
+
+// TestModulesInAUsersPlaybookCreateThenAttach: a user's playbook creates two volumes (one with
+// server, one in a location) and attaches each, giving the attach what the create reported
+// (its volume and server). --check predicts each task exactly as the real run then does it:
+// the attach after the create with server has nothing to do in both, the other attaches.
+func TestModulesInAUsersPlaybookCreateThenAttach(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{})
+	require.GreaterOrEqual(t, len(env.Initial.Servers), 2)
+	a, b := env.Initial.Servers[0], env.Initial.Servers[1]
+	playbook := fmt.Sprintf(`---
+- name: A user's create then attach
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Create on its server
+      keybuzz.infra.kbv3_volume_create:
+        name: data-%[1]s
+        size: 10
+        server: %[1]s
+      register: on_server
+    - name: Attach the volume created on its server
+      keybuzz.infra.kbv3_volume_attach:
+        volumes:
+          - hostname: %[1]s
+            volume: "{{ on_server.volumes[0].volume }}"
+            server: "{{ on_server.volumes[0].server }}"
+    - name: Create in a location
+      keybuzz.infra.kbv3_volume_create:
+        name: data-%[2]s
+        size: 10
+        location: %[3]s
+      register: in_location
+    - name: Attach the volume created in a location
+      keybuzz.infra.kbv3_volume_attach:
+        volumes:
+          - hostname: %[2]s
+            volume: "{{ in_location.volumes[0].volume }}"
+            server: "{{ in_location.volumes[0].server }}"
+`, a.Name, b.Name, b.Location.Name)
+	path := filepath.Join(env.Dir, "create_attach.yml")
+	require.NoError(t, os.WriteFile(path, []byte(playbook), 0o644))
+	tasks := []string{"Create on its server", "Attach the volume created on its server", "Create in a location", "Attach the volume created in a location"}
+	// statuses and actions of the four tasks, in order.
+	read := func(r *e2e.Run) (statuses, actions []string) {
+		for _, name := range tasks {
+			res, status := opsResult(t, r, name)
+			require.Len(t, res.Volumes, 1, r.Summary())
+			statuses, actions = append(statuses, status), append(actions, res.Volumes[0].Action)
+		}
+		return statuses, actions
+	}
+
+	check := env.Command(ctx, nil, "ansible-playbook", path, "--check")
+	e2eRequireOK(t, check)
+	assert.Zero(t, env.Mutating(), "check mode changes nothing")
+	checkStatuses, checkActions := read(check)
+	assert.Equal(t, []string{"would_create", "already_attached", "would_create", "would_attach"}, checkActions)
+	assert.NotContains(t, check.Output, "[WARNING]")
+
+	real := env.Command(ctx, nil, "ansible-playbook", path)
+	e2eRequireOK(t, real)
+	realStatuses, realActions := read(real)
+	assert.Equal(t, []string{"created", "already_attached", "created", "attached"}, realActions)
+	assert.Equal(t, realStatuses, checkStatuses, "check mode predicted each task's status")
+	assert.Equal(t, []string{"changed", "ok", "changed", "changed"}, realStatuses)
+	st := env.State()
+	for _, sv := range []string{a.Name, b.Name} {
+		v, ok := st.Volume("data-" + sv)
+		require.True(t, ok, "data-%s", sv)
+		assert.Equal(t, sv, e2e.ServerName(st, v))
+	}
+
+	again := env.Command(ctx, nil, "ansible-playbook", path, "--check")
+	e2eRequireOK(t, again)
+	assert.Zero(t, again.Recap.Total().Changed, again.Summary())
+}

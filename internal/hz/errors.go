@@ -40,6 +40,9 @@ var (
 	ErrLocationMismatch = errors.New("volume and server are in different locations")
 	// ErrShrink: volumes can only grow.
 	ErrShrink = errors.New("volumes can only grow")
+	// ErrNameTaken: a create sent without a lookup (CreateOpts.Unread) met the API's
+	// uniqueness_error: a volume of that name exists, and the caller reads it to decide.
+	ErrNameTaken = errors.New("a volume of that name exists")
 )
 
 // IsLocked reports whether err is the API's `locked`: another action runs on the resource.

@@ -53,6 +53,9 @@ type mutation struct {
 	// madeCodes are API errors that may mean an earlier attempt, or someone else, made the
 	// change; made decides.
 	madeCodes []hcloud.ErrorCode
+	// taken, when set, is returned for uniqueness_error when no attempt of ours may have acted,
+	// instead of asking made: the caller did not read the name and decides itself.
+	taken error
 	// target and size, when set, fill the lines' server and size_gb before the volume has
 	// them (an attach's server, a create's size); start is when the operation began.
 	target string
@@ -90,6 +93,9 @@ func (c *Client) run(ctx context.Context, m mutation) (actions []*hcloud.Action,
 		cls := classify(ctx, resp, err)
 		if cls == unknown {
 			uncertain = true
+		}
+		if m.taken != nil && !uncertain && hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
+			return nil, sent, attempt, m.taken
 		}
 		if m.made != nil && ctx.Err() == nil &&
 			(cls == unknown || (uncertain && cls == permanent) || hcloud.IsError(err, m.madeCodes...)) {

@@ -100,6 +100,11 @@ type CreateOpts struct {
 	Format    string // "xfs", "ext4" or "" for none
 	Automount bool   // needs Server
 	Check     bool
+	// Unread sends the create although the snapshot did not look the name up: the caller
+	// expects the volume absent (the reset's stage 0 found it so) and lets the API's
+	// uniqueness_error, returned as ErrNameTaken, tell it otherwise. It saves the read of every
+	// name of a batch; check mode always needs the read.
+	Unread bool
 }
 
 // Validate checks the options.
@@ -242,7 +247,14 @@ func (c *Client) Delete(ctx context.Context, s *Snapshot, o DeleteOpts) (Result,
 // Create creates the volume unless one of that name exists (OutcomeExists): OutcomeCreated
 // once the volume, and its attachment when Server is set, are done.
 func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result, error) {
-	v, err := c.known(s, o.Name, o.Validate())
+	unread := o.Unread && !o.Check && !s.Covers(o.Name)
+	var v *hcloud.Volume
+	var err error
+	if unread {
+		err = o.Validate()
+	} else {
+		v, err = c.known(s, o.Name, o.Validate())
+	}
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}
@@ -267,7 +279,7 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 			after.Server = &hcloud.Server{ID: sv.ID}
 		}
 		return &after
-	}, c.createMutation(o, req, cmp.Or(o.Location, serverLocation(sv)), &created))
+	}, c.createMutation(o, req, cmp.Or(o.Location, serverLocation(sv)), &created, unread))
 	if err != nil || sv == nil || (res.Volume.Server != nil && res.Volume.Server.ID == sv.ID) {
 		return res, err
 	}
@@ -309,7 +321,7 @@ func createRequest(s *Snapshot, o CreateOpts) (hcloud.VolumeCreateOpts, *hcloud.
 
 // createMutation sends req and sets *created to the volume, whether the answer names it or a
 // look after a lost answer finds it, in wantLoc ("" when unknown).
-func (c *Client) createMutation(o CreateOpts, req hcloud.VolumeCreateOpts, wantLoc string, created **hcloud.Volume) mutation {
+func (c *Client) createMutation(o CreateOpts, req hcloud.VolumeCreateOpts, wantLoc string, created **hcloud.Volume, unread bool) mutation {
 	m := mutation{
 		send: func(ctx context.Context) ([]*hcloud.Action, *hcloud.Response, error) {
 			r, resp, err := c.hc.Volume.Create(ctx, req)
@@ -332,6 +344,11 @@ func (c *Client) createMutation(o CreateOpts, req hcloud.VolumeCreateOpts, wantL
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeUniquenessError},
 	}
 	m.target, m.size = o.Server, o.SizeGB
+	if unread {
+		// The name was not read: a volume found under it is the caller's to judge, unless an
+		// attempt of ours may have made it (a lost answer), which made still decides.
+		m.taken = ErrNameTaken
+	}
 	return m
 }
 

@@ -31,7 +31,10 @@ type AttachEntry struct {
 	// ID, when set, must be the live volume's: the keep list saw that volume, and attaching
 	// another volume of the same name would attach one nobody reviewed.
 	ID int64 `mapstructure:"id"`
-	// Server is where the diff saw the volume: informative, the target is Hostname.
+	// Server is where the entry's author saw the volume (the diff's keep list, a create's
+	// result): the target is Hostname. It is informative for a volume that exists; for one that
+	// does not exist yet it is where an earlier task (kbv3_volume_create with server) puts it,
+	// which is what check mode predicts from.
 	Server string `mapstructure:"server"`
 }
 
@@ -55,7 +58,11 @@ type attachTask struct {
 	serverID int64
 	location string
 	sv       *hcloud.Server
-	id       int64          // the volume's id as the entry gives it; 0: any
+	id       int64 // the volume's id as the entry gives it; 0: any
+	// onServer is where the entry says the volume is; byCreate marks a volume that does not
+	// exist yet in check mode and that an earlier task creates on onServer.
+	onServer string
+	byCreate bool
 	v        *hcloud.Volume // nil: the volume does not exist (yet)
 	before   *State
 	move     bool // attached elsewhere, to be detached first
@@ -67,7 +74,10 @@ type attachTask struct {
 // server, with force), or failed: attached elsewhere without force, volume and server in
 // different locations, a missing server or, in a real run, a missing volume. In check mode a
 // volume that does not exist yet is would_attach: the create stage before this one would have
-// created it, and --check of the whole reset predicts every stage.
+// created it (detached: plan entries are), and --check of the whole reset predicts every stage.
+// An entry that gives the volume a server, as a create with server reports it even in check
+// mode, is predicted from there: already_attached when it is the entry's host, as the real run
+// finds it after that create.
 func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.Result, error) {
 	ctx, s, done, err := o.open(ctx, m)
 	if err != nil {
@@ -101,6 +111,10 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 				it.Action = ActionRefused
 			}
 			return t.err
+		}
+		if t.v == nil && t.byCreate {
+			t.predictCreated(s, snap, it)
+			return nil
 		}
 		if t.v == nil { // check mode only: decide failed it otherwise
 			s.client.Predict(snap, t.name, t.server, hz.OutcomeWouldAttach)
@@ -163,7 +177,8 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	}
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
-		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID, location: e.Location, id: e.ID, automount: e.Automount}
+		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID,
+			location: e.Location, id: e.ID, automount: e.Automount, onServer: e.Server}
 	}
 	return tasks, errors.Join(append([]error{plan.New(entries).Validate()}, errs...)...)
 }
@@ -185,10 +200,19 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 	case t.v == nil && !m.CheckMode:
 		t.err = fmt.Errorf("%s: volume %s does not exist; kbv3_volume_create creates it", t.where, t.name)
 		return
+	case t.v == nil && t.onServer != "":
+		// Check mode: the entry says where the task that creates the volume puts it.
+		t.byCreate = true
+		if t.onServer != t.server && !o.Force {
+			t.err = fmt.Errorf("%s: volume %s is to be created attached to %s (the entry's server), not %s; set force: true to move it", t.where, t.name, t.onServer, t.server)
+		}
+		t.move = t.onServer != t.server
+		return
 	case t.v == nil:
 		if o.Name != "" {
-			// A misspelt name would pass a check run silently and fail the real one.
-			m.Warn("volume %s does not exist: a real run fails unless an earlier task creates it (kbv3_volume_create)", t.name)
+			// A misspelt name would pass a check run silently and fail the real one. The single
+			// form cannot tell a create with server (nothing left to do) from one without.
+			m.Warn("volume %s does not exist: a real run fails unless an earlier task creates it (kbv3_volume_create), and changes nothing if that task gives it server: %s", t.name, t.server)
 		}
 		return
 	case t.id != 0 && t.v.ID != t.id:
@@ -205,6 +229,22 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 	case live.Server != "":
 		t.move = true
 	}
+}
+
+// predictCreated is the check-mode outcome of a volume that an earlier task creates attached to
+// the server its entry names: already there, or moved from there (force).
+func (t attachTask) predictCreated(s *session, snap *hz.Snapshot, it *Item) {
+	if !t.move {
+		s.client.Predict(snap, t.name, t.server, hz.OutcomeAlreadyAttached)
+		it.setOutcome(hz.OutcomeAlreadyAttached)
+		return
+	}
+	s.client.Predict(snap, t.name, t.server, hz.Outcome(ActionWouldMove))
+	it.set(ActionWouldMove, true)
+	before := &State{Name: t.name, Location: it.Location, Server: t.onServer}
+	after := *before
+	after.Server = t.server
+	it.diff = volumeDiff(t.name, before, &after)
 }
 
 // attachIdent is what an attach item shows before it runs: the volume with the server it goes to.

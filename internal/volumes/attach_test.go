@@ -1,9 +1,11 @@
 package volumes
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/keybuzz/kbv3/internal/sim"
 )
@@ -140,4 +142,68 @@ func TestAttachInvalidInput(t *testing.T) {
 			assert.Zero(t, out.mutating)
 		})
 	}
+}
+
+// TestAttachAfterCreate: a volume created by an earlier task of the playbook does not exist
+// when check mode runs the attach. The entry's server, as the create reports it in both modes
+// (its server with server, "" with location), says where that create puts the volume, and
+// check mode predicts the real attach from it exactly: nothing to do after a create with
+// server, an attach after a create in a location, a move or a refusal when the create puts it
+// on another server than the entry's host.
+func TestAttachAfterCreate(t *testing.T) {
+	cases := []struct {
+		name    string
+		create  map[string]any // kbv3_volume_create's args (the volume kbv3-new)
+		host    string
+		force   bool
+		actions []string // of the real attach
+		changed bool
+		msg     string // a part of the real attach's msg
+		server  string // of kbv3-new after the attach
+	}{
+		{name: "created with server: nothing left to do", create: map[string]any{"server": "app-01"}, host: "app-01",
+			actions: []string{"already_attached"}, msg: "already_attached: 1", server: "app-01"},
+		{name: "created in a location: attached", create: map[string]any{"location": "fsn1"}, host: "app-01",
+			actions: []string{"attached"}, changed: true, msg: "attached: 1", server: "app-01"},
+		{name: "created on another server: refused without force", create: map[string]any{"server": "app-02"}, host: "app-01",
+			actions: []string{"failed"}, msg: "set force: true to move it", server: "app-02"},
+		{name: "created on another server: moved with force", create: map[string]any{"server": "app-02"}, host: "app-01", force: true,
+			actions: []string{"moved"}, changed: true, msg: "moved: 1", server: "app-01"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+			create := map[string]any{"name": "kbv3-new", "size": 10}
+			maps.Copy(create, tc.create)
+			// What a playbook gives the attach: the create's own report of the volume.
+			attachArgs := func(created outcome) map[string]any {
+				require.Len(t, created.Volumes, 1, created.Msg)
+				return map[string]any{"force": tc.force, "volumes": []map[string]any{{
+					"hostname": tc.host, "volume": created.Volumes[0].Volume, "server": created.Volumes[0].Server,
+				}}}
+			}
+
+			created := r.create(create, true)
+			require.Equal(t, []string{"would_create"}, created.actions(), created.Msg)
+			check := r.attach(attachArgs(created), true)
+			assert.Zero(t, check.mutating)
+			assert.Empty(t, check.Warnings)
+
+			created = r.create(create, false)
+			require.Equal(t, []string{"created"}, created.actions(), created.Msg)
+			out := r.attach(attachArgs(created), false)
+			assertPredicts(t, check, out)
+			assert.Equal(t, tc.actions, out.actions(), out.Msg)
+			assert.Equal(t, tc.changed, out.Changed, out.Msg)
+			assert.Contains(t, out.Msg, tc.msg)
+			assert.Equal(t, tc.server, r.volumes()["kbv3-new"].Server)
+		})
+	}
+
+	t.Run("an entry without server is a plan entry: would_attach", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		check := r.attach(map[string]any{"volumes": []map[string]any{{"hostname": "app-01", "volume": "kbv3-new"}}}, true)
+		assert.Equal(t, []string{"would_attach"}, check.actions())
+		assert.True(t, check.Changed)
+	})
 }

@@ -25,7 +25,11 @@ type CreateOptions struct {
 	Format    string            `mapstructure:"format" ansible:"choices=xfs|ext4"`
 	Automount bool              `mapstructure:"automount" ansible:"default=false"`
 	Resize    bool              `mapstructure:"resize" ansible:"default=false"`
-	Volumes   []plan.Entry      `mapstructure:"volumes"`
+	// Lookup reads the names before creating. The reset's create stage turns it off: its stage
+	// 0 found the volumes absent, so each is created at once and only a name the API says is
+	// taken is read, to decide as a lookup would have. Check mode always looks up.
+	Lookup  bool         `mapstructure:"lookup" ansible:"default=true"`
+	Volumes []plan.Entry `mapstructure:"volumes"`
 }
 
 // CreateSpec describes kbv3_volume_create to the protocol. The single-volume options make no
@@ -71,9 +75,39 @@ func Create(ctx context.Context, m *ansible.Module, o *CreateOptions) (*ansible.
 	if err != nil {
 		return nil, invalid(err)
 	}
+	unread := !o.Lookup && !m.CheckMode
+	snap, err := s.snapshot(ctx, createWant(tasks, !unread))
+	if err != nil {
+		return nil, err
+	}
+	for i := range tasks {
+		o.decide(m, snap, &tasks[i])
+	}
+
+	items := runItems(ctx, s, tasks, createIdent, func(ctx context.Context, t createTask, it *Item) error {
+		if t.err != nil {
+			return t.err
+		}
+		if t.v != nil {
+			return s.update(ctx, m, snap, t, it)
+		}
+		err := s.create(ctx, m, snap, o, t, it, unread)
+		if errors.Is(err, hz.ErrNameTaken) {
+			return s.createTaken(ctx, m, o, t, it)
+		}
+		return err
+	})
+	return result(m, items), nil
+}
+
+// createWant is what the snapshot of tasks must hold: their servers, and their names unless
+// the call creates without a lookup.
+func createWant(tasks []createTask, lookup bool) hz.SnapshotOpts {
 	var want hz.SnapshotOpts
 	for _, t := range tasks {
-		want.Volumes = append(want.Volumes, t.name)
+		if lookup {
+			want.Volumes = append(want.Volumes, t.name)
+		}
 		switch {
 		case t.host == "":
 		case t.serverID > 0 && t.location != "":
@@ -83,27 +117,27 @@ func Create(ctx context.Context, m *ansible.Module, o *CreateOptions) (*ansible.
 			want.Servers = append(want.Servers, t.host)
 		}
 	}
-	snap, err := s.snapshot(ctx, want)
-	if err != nil {
-		return nil, err
-	}
-	for i := range tasks {
-		o.decide(snap, &tasks[i])
-		if t := tasks[i]; t.err == nil && t.attachTo != "" && t.v != nil && snap.ServerName(t.v) != t.attachTo {
-			m.Warn("volume %s exists and is not attached to %s: kbv3_volume_attach attaches it", t.name, t.attachTo)
-		}
-	}
+	return want
+}
 
-	items := runItems(ctx, s, tasks, createIdent, func(ctx context.Context, t createTask, it *Item) error {
-		if t.err != nil {
-			return t.err
-		}
-		if t.v == nil {
-			return s.create(ctx, m, snap, o, t, it)
-		}
-		return s.update(ctx, m, snap, t, it)
-	})
-	return result(m, items), nil
+// createTaken decides t again once the API said its name is taken (a create without lookup):
+// it reads that name and goes on as a lookup would have made it, so the outcome is the one
+// check mode predicted.
+func (s *session) createTaken(ctx context.Context, m *ansible.Module, o *CreateOptions, t createTask, it *Item) error {
+	snap, err := s.snapshot(ctx, createWant([]createTask{t}, true))
+	if err != nil {
+		return err
+	}
+	o.decide(m, snap, &t)
+	it.describe(t.before)
+	switch {
+	case t.err != nil:
+		return t.err
+	case t.v == nil:
+		// Taken, then gone before the read: create it after all.
+		return s.create(ctx, m, snap, o, t, it, false)
+	}
+	return s.update(ctx, m, snap, t, it)
 }
 
 // tasks validates the options and turns them into one task per volume, before any request.
@@ -141,9 +175,18 @@ func (o *CreateOptions) tasks() ([]createTask, error) {
 	return []createTask{t}, errors.Join(errs...)
 }
 
-// decide resolves where t's volume must be and checks an existing one against it. What it
+// decide checks t against snap and warns when an existing volume is not on the server a
+// single create names (the attach module attaches it).
+func (o *CreateOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *createTask) {
+	o.check(snap, t)
+	if t.err == nil && t.attachTo != "" && t.v != nil && snap.ServerName(t.v) != t.attachTo {
+		m.Warn("volume %s exists and is not attached to %s: kbv3_volume_attach attaches it", t.name, t.attachTo)
+	}
+}
+
+// check resolves where t's volume must be and checks an existing one against it. What it
 // finds wrong fails this volume only: the others of the call do not depend on it.
-func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
+func (o *CreateOptions) check(snap *hz.Snapshot, t *createTask) {
 	if t.host != "" {
 		sv := snap.Server(t.host)
 		if sv == nil {
@@ -179,8 +222,8 @@ func (o *CreateOptions) decide(snap *hz.Snapshot, t *createTask) {
 }
 
 // create creates t's volume: in its location, or on its server (attached in the same request).
-func (s *session) create(ctx context.Context, m *ansible.Module, snap *hz.Snapshot, o *CreateOptions, t createTask, it *Item) error {
-	req := hz.CreateOpts{Name: t.name, SizeGB: t.size, Location: t.location, Labels: t.labels, Format: t.format, Check: m.CheckMode}
+func (s *session) create(ctx context.Context, m *ansible.Module, snap *hz.Snapshot, o *CreateOptions, t createTask, it *Item, unread bool) error {
+	req := hz.CreateOpts{Name: t.name, SizeGB: t.size, Location: t.location, Labels: t.labels, Format: t.format, Check: m.CheckMode, Unread: unread}
 	if t.attachTo != "" {
 		req.Location, req.Server, req.Automount = "", t.attachTo, o.Automount
 	}

@@ -1,6 +1,8 @@
 package volumes
 
 import (
+	"cmp"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,32 +80,73 @@ func TestCreateExisting(t *testing.T) {
 			live{Size: 20, Location: "fsn1", Labels: map[string]string{"role": "app"}}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+		// Without lookup (the reset's create stage) the API's uniqueness_error leads to the
+		// same read and the same outcome.
+		for _, lookup := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, lookup %v", tc.name, lookup), func(t *testing.T) {
+				r := newRig(t, sim.Config{ScenarioData: createFleet()})
+				args := map[string]any{"resize": tc.resize, "volumes": []map[string]any{tc.entry}, "lookup": lookup}
+				testCreateExisting(t, r, args, tc.action, tc.msg, tc.live)
+			})
+		}
+	}
+}
+
+// testCreateExisting runs args in check mode then for real: the prediction holds, the action
+// and message are the ones given, the volume ends as want, and a rerun changes nothing.
+func testCreateExisting(t *testing.T, r *rig, args map[string]any, action, msg string, want live) {
+	t.Helper()
+	check := r.create(args, true)
+	out := r.create(args, false)
+	assertPredicts(t, check, out)
+	assert.Equal(t, []string{action}, out.actions())
+	assert.Contains(t, out.Msg, msg)
+	got := r.volumes()[out.Volumes[0].Volume]
+	want.ID = got.ID
+	if len(want.Labels) == 0 && len(got.Labels) == 0 {
+		want.Labels, got.Labels = nil, nil
+	}
+	assert.Equal(t, want, got)
+	if out.Changed {
+		again := r.create(args, false)
+		assert.False(t, again.Changed, again.Msg)
+		assert.Equal(t, "exists: 1", again.Msg)
+	}
+}
+
+// TestCreateWithoutLookup: the reset's create stage reads nothing before creating; a lost
+// answer is still found made by the retry (created, not taken for someone else's volume).
+func TestCreateWithoutLookup(t *testing.T) {
+	for _, fault := range []string{"", "POST /v1/volumes effect=drop_after nth=1"} {
+		t.Run(cmp.Or(fault, "no fault"), func(t *testing.T) {
 			r := newRig(t, sim.Config{ScenarioData: createFleet()})
-			args := map[string]any{"resize": tc.resize, "volumes": []map[string]any{tc.entry}}
-			check := r.create(args, true)
-			out := r.create(args, false)
-			assertPredicts(t, check, out)
-			assert.Equal(t, []string{tc.action}, out.actions())
-			assert.Contains(t, out.Msg, tc.msg)
-			name := out.Volumes[0].Volume
-			got := r.volumes()[name]
-			if got.Labels == nil {
-				got.Labels = nil
+			if fault != "" {
+				r.fault(fault)
 			}
-			want := tc.live
-			want.ID = got.ID
-			if len(want.Labels) == 0 && len(got.Labels) == 0 {
-				want.Labels, got.Labels = nil, nil
+			before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
+			out := r.create(map[string]any{"lookup": false, "volumes": []map[string]any{{"hostname": "db-01", "size_gb": 20}}}, false)
+			require.False(t, out.Failed, out.Msg)
+			assert.Equal(t, []string{"created"}, out.actions())
+			reads := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"] - before
+			if fault == "" {
+				assert.Zero(t, reads, "no lookup before the create")
+			} else {
+				assert.Equal(t, 1, reads, "one lookup after the lost answer")
 			}
-			assert.Equal(t, want, got)
-			if out.Changed {
-				again := r.create(args, false)
-				assert.False(t, again.Changed, again.Msg)
-				assert.Equal(t, "exists: 1", again.Msg)
-			}
+			assert.Equal(t, 20, r.volumes()["kbv3-db-01-data"].Size)
 		})
 	}
+
+	t.Run("a name taken: the API says so, then one lookup decides", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: createFleet()})
+		before := r.sim.Stats().Requests.ByRoute
+		out := r.create(map[string]any{"lookup": false, "volumes": []map[string]any{{"hostname": "app-01", "size_gb": 20, "labels": map[string]any{"role": "app"}}}}, false)
+		require.False(t, out.Failed, out.Msg)
+		assert.Equal(t, []string{"exists"}, out.actions())
+		after := r.sim.Stats().Requests.ByRoute
+		assert.Equal(t, 1, after["POST /v1/volumes"]-before["POST /v1/volumes"], "the create was sent, and refused")
+		assert.Equal(t, 1, after["GET /v1/volumes"]-before["GET /v1/volumes"], "then the name was read")
+	})
 }
 
 func TestCreateMissingServerFailsItsEntryOnly(t *testing.T) {
