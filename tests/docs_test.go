@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keybuzz/kbv3/internal/ansible"
 	"github.com/keybuzz/kbv3/internal/e2e"
+	"github.com/keybuzz/kbv3/internal/volumes"
 )
 
 // docModules are the six modules of keybuzz.infra (meta/runtime.yml's action group).
@@ -256,6 +258,8 @@ func TestModuleDocs(t *testing.T) {
 		t.Fatal("ansible-doc not found in PATH: install ansible-core (make deps)")
 	}
 	collectionsPath, modulesDir := docCollectionTree(t, docModules...)
+	contracts, err := volumes.Contracts()
+	require.NoError(t, err)
 
 	for _, name := range docModules {
 		t.Run(name, func(t *testing.T) {
@@ -289,6 +293,14 @@ func TestModuleDocs(t *testing.T) {
 			ret := text[strings.Index(text, "RETURN VALUES:"):]
 			for _, r := range docSortedNames(d.Return) {
 				assert.Contains(t, ret, "\n- "+r+"\n", "return value %s", r)
+			}
+			// What ansible-doc understood (fragment merged) is the contract the decoder enforces.
+			docOptions := map[string]any{}
+			for k, v := range options {
+				docOptions[k] = map[string]any(v)
+			}
+			for _, p := range ansible.DocProblems(fqcn+" (ansible-doc): options", docOptions, contracts[name].Options) {
+				t.Error(p)
 			}
 			docCheckKeys(t, "options", options, docOptionKeys, "suboptions")
 			docCheckKeys(t, "return", d.Return, docReturnKeys, "contains")

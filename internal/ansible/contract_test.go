@@ -124,3 +124,53 @@ func TestPathType(t *testing.T) {
 		})
 	}
 }
+
+func TestDocProblems(t *testing.T) {
+	want, err := Contract[withShared](withSharedSpec)
+	require.NoError(t, err)
+	good := func() map[string]any {
+		return map[string]any{
+			"api_token":    map[string]any{"description": "Token; falls back to C(HCLOUD_TOKEN).", "type": "str", "no_log": true},
+			"api_endpoint": map[string]any{"description": []any{"Endpoint.", "Falls back to C(HCLOUD_ENDPOINT)."}, "default": "https://api.hetzner.cloud/v1"},
+			"timeout":      map[string]any{"description": "Seconds.", "type": "int", "default": 300},
+			"dest":         map[string]any{"description": "File.", "type": "path"},
+			"files":        map[string]any{"description": "Files.", "type": "list", "elements": "path"},
+			"entries": map[string]any{"description": "Entries.", "type": "list", "elements": "dict", "suboptions": map[string]any{
+				"name":   map[string]any{"description": "Name.", "type": "str", "required": true},
+				"size":   map[string]any{"description": "Size.", "type": "int"},
+				"format": map[string]any{"description": "Format.", "type": "str", "choices": []any{"xfs", "ext4"}},
+			}},
+		}
+	}
+	assert.Empty(t, DocProblems("x", good(), want))
+
+	cases := []struct {
+		name   string
+		change func(d map[string]any)
+		want   string
+	}{
+		{"type", func(d map[string]any) { d["dest"].(map[string]any)["type"] = "str" }, "x.dest.type: the docs say str, the module path"},
+		{"elements", func(d map[string]any) { delete(d["files"].(map[string]any), "elements") }, "x.files.elements: the docs say , the module path"},
+		{"default", func(d map[string]any) { d["timeout"].(map[string]any)["default"] = 30 }, "x.timeout.default: the docs say 30, the module 300"},
+		{"no_log", func(d map[string]any) { delete(d["api_token"].(map[string]any), "no_log") }, "x.api_token.no_log: the docs say false, the module true"},
+		{"env", func(d map[string]any) { d["api_token"].(map[string]any)["description"] = "Token." }, "x.api_token.description: does not say that it falls back to C(HCLOUD_TOKEN)"},
+		{"undocumented", func(d map[string]any) { delete(d, "dest") }, "x.dest: not documented (the module takes it: type path)"},
+		{"unknown", func(d map[string]any) { d["extra"] = map[string]any{"type": "str"} }, "x.extra: documented, but the module does not take it"},
+		{"required suboption", func(d map[string]any) {
+			delete(d["entries"].(map[string]any)["suboptions"].(map[string]any)["name"].(map[string]any), "required")
+		}, "x.entries.suboptions.name.required: the docs say false, the module true"},
+		{"choices", func(d map[string]any) {
+			d["entries"].(map[string]any)["suboptions"].(map[string]any)["format"].(map[string]any)["choices"] = []any{"xfs"}
+		}, `x.entries.suboptions.format.choices: the docs say ["xfs"], the module ["xfs","ext4"]`},
+		{"suboptions of a scalar", func(d map[string]any) {
+			d["dest"].(map[string]any)["suboptions"] = map[string]any{"a": map[string]any{}}
+		}, "x.dest.suboptions: documented, but the module takes none"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := good()
+			tc.change(d)
+			assert.Equal(t, []string{tc.want}, DocProblems("x", d, want))
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package volumes
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,89 +81,6 @@ func readSidecar(t *testing.T, name string, fragment map[string]any) sidecar {
 		opts[k] = v
 	}
 	return sidecar{options: opts, doc: doc, ret: ret}
-}
-
-// norm prints a documented or contract value so that equal values print alike: YAML's int and
-// the decoder's int64, nil and a missing key.
-func norm(v any) string {
-	if rv := reflect.ValueOf(v); v == nil || rv.Kind() == reflect.Slice && rv.IsNil() {
-		return "(none)"
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(data)
-}
-
-func docString(f map[string]any, key, def string) string {
-	if s, ok := f[key].(string); ok {
-		return s
-	}
-	return def
-}
-
-func docBool(f map[string]any, key string) bool {
-	b, _ := f[key].(bool)
-	return b
-}
-
-func description(f map[string]any) string {
-	switch d := f["description"].(type) {
-	case string:
-		return d
-	case []any:
-		parts := make([]string, len(d))
-		for i, p := range d {
-			parts[i] = fmt.Sprint(p)
-		}
-		return strings.Join(parts, " ")
-	}
-	return ""
-}
-
-// compareOptions returns every difference between the documented options and the contract's.
-func compareOptions(where string, docs map[string]any, want []ansible.Option) []string {
-	var problems []string
-	known := map[string]bool{}
-	for _, o := range want {
-		known[o.Name] = true
-		at := where + "." + o.Name
-		f, ok := docs[o.Name].(map[string]any)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: not documented (the module takes it: type %s)", at, o.Type))
-			continue
-		}
-		diff := func(field, doc, code string) {
-			if doc != code {
-				problems = append(problems, fmt.Sprintf("%s.%s: the docs say %s, the module %s", at, field, doc, code))
-			}
-		}
-		diff("type", docString(f, "type", "str"), o.Type)
-		diff("elements", docString(f, "elements", ""), o.Elements)
-		diff("required", fmt.Sprint(docBool(f, "required")), fmt.Sprint(o.Required))
-		diff("default", norm(f["default"]), norm(o.Default))
-		diff("choices", norm(f["choices"]), norm(o.Choices))
-		diff("no_log", fmt.Sprint(docBool(f, "no_log")), fmt.Sprint(o.NoLog))
-		for _, env := range o.Env {
-			if !strings.Contains(description(f), "C("+env+")") {
-				problems = append(problems, fmt.Sprintf("%s.description: does not say that it falls back to C(%s)", at, env))
-			}
-		}
-		sub, _ := f["suboptions"].(map[string]any)
-		switch {
-		case len(o.Suboptions) > 0:
-			problems = append(problems, compareOptions(at+".suboptions", sub, o.Suboptions)...)
-		case len(sub) > 0:
-			problems = append(problems, fmt.Sprintf("%s.suboptions: documented, but the module takes none", at))
-		}
-	}
-	for _, name := range sortedKeys(docs) {
-		if !known[name] {
-			problems = append(problems, fmt.Sprintf("%s.%s: documented, but the module does not take it", where, name))
-		}
-	}
-	return problems
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -248,7 +164,7 @@ func TestDocsSidecars(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sc := readSidecar(t, name, fragment)
 			rel := "plugins/modules/" + name + ".yml"
-			report(t, compareOptions(rel+": options", sc.options, c.Options))
+			report(t, ansible.DocProblems(rel+": options", sc.options, c.Options))
 			vols, _ := sc.ret["volumes"].(map[string]any)
 			contains, _ := vols["contains"].(map[string]any)
 			if c.Actions == nil {
@@ -256,7 +172,7 @@ func TestDocsSidecars(t *testing.T) {
 			}
 			action, _ := contains["action"].(map[string]any)
 			require.NotNil(t, action, "%s: RETURN.volumes.contains.action is not documented", rel)
-			report(t, sameWords(rel+": RETURN.volumes.contains.action", "action", codeWords(description(action)), c.Actions))
+			report(t, sameWords(rel+": RETURN.volumes.contains.action", "action", codeWords(ansible.DocDescription(action)), c.Actions))
 			report(t, sameWords(rel+": RETURN.volumes.contains", "item field", sortedKeys(contains), itemFields()))
 		})
 	}
@@ -267,7 +183,7 @@ func TestDocsSidecars(t *testing.T) {
 func TestDocsFragment(t *testing.T) {
 	common, err := ansible.Contract[Common](ansible.Spec{Name: "common"})
 	require.NoError(t, err)
-	report(t, compareOptions("plugins/doc_fragments/hcloud.py: options", fragmentOptions(t), common))
+	report(t, ansible.DocProblems("plugins/doc_fragments/hcloud.py: options", fragmentOptions(t), common))
 }
 
 // TestDocsActionWordsKnown holds the action words the verify module's docs quote (of the items
@@ -283,7 +199,7 @@ func TestDocsActionWordsKnown(t *testing.T) {
 	for _, stage := range sortedKeys(done) {
 		sub := done[stage].(map[string]any)["suboptions"].(map[string]any)
 		action, _ := sub["action"].(map[string]any)
-		for _, w := range codeWords(description(action)) {
+		for _, w := range codeWords(ansible.DocDescription(action)) {
 			if !slices.Contains(all, w) {
 				t.Errorf("%s: options.done.%s.action quotes C(%s), which no module returns", rel, stage, w)
 			}
