@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 )
 
 // Version is the format version of the plan and diff files this package reads and writes.
@@ -252,20 +251,7 @@ func (e Entry) problems() []error {
 			errs = append(errs, err)
 		}
 	}
-	keys := make([]string, 0, len(e.Labels))
-	for k := range e.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := checkLabelKey(k); err != nil {
-			errs = append(errs, err)
-		}
-		if err := checkLabelValue(k, e.Labels[k]); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+	return append(errs, CheckLabels(e.Labels)...)
 }
 
 // Validate reports every problem of one entry on its own (no duplicate checks: those need the
