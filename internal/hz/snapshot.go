@@ -49,6 +49,16 @@ type SnapshotOpts struct {
 	Known []KnownServer
 }
 
+// NeedServer adds a server the call works with: as Known when an earlier read of the run gave
+// its id and location, to be looked up otherwise.
+func (o *SnapshotOpts) NeedServer(name string, id int64, location string) {
+	if id > 0 && location != "" {
+		o.Known = append(o.Known, KnownServer{ID: id, Name: name, Location: location})
+		return
+	}
+	o.Servers = append(o.Servers, name)
+}
+
 // KnownServer is a server as an earlier read of the same run found it. ID is what attaches
 // use, Name what results show, Location (optional) where volumes for it are created.
 type KnownServer struct {

@@ -91,11 +91,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 	var want hz.SnapshotOpts
 	for _, t := range tasks {
 		want.Volumes = append(want.Volumes, t.name)
-		if t.serverID > 0 {
-			want.Known = append(want.Known, hz.KnownServer{ID: t.serverID, Name: t.server, Location: t.location})
-		} else {
-			want.Servers = append(want.Servers, t.server)
-		}
+		want.NeedServer(t.server, t.serverID, t.location)
 	}
 	snap, err := s.snapshot(ctx, want)
 	if err != nil {

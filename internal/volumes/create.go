@@ -108,13 +108,8 @@ func createWant(tasks []createTask, lookup bool) hz.SnapshotOpts {
 		if lookup {
 			want.Volumes = append(want.Volumes, t.name)
 		}
-		switch {
-		case t.host == "":
-		case t.serverID > 0 && t.location != "":
-			// Resolved by kbv3_volume_info with the location taken from the server.
-			want.Known = append(want.Known, hz.KnownServer{ID: t.serverID, Name: t.host, Location: t.location})
-		default:
-			want.Servers = append(want.Servers, t.host)
+		if t.host != "" {
+			want.NeedServer(t.host, t.serverID, t.location)
 		}
 	}
 	return want
