@@ -164,10 +164,13 @@ func TestE2ERecordsOfAFullThenALimitedRun(t *testing.T) {
 		for _, e := range byRun[checkID] {
 			assert.True(t, e.CheckMode, "a check run's line: %+v", e)
 			would[e.Outcome]++
-			assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
 			if e.Outcome == "would_attach" {
 				assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
+				// Not its size: the volume does not exist yet, and the prediction's log line
+				// (hz.Client.Predict) takes no size from the entry. Left to internal/hz.
+				continue
 			}
+			assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
 		}
 		assert.Equal(t, map[string]int{"would_create": 47, "would_detach": 40, "would_attach": 47, "would_delete": 40}, would)
 
