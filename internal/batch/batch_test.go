@@ -31,6 +31,11 @@ func TestRunBoundsConcurrency(t *testing.T) {
 			for i := range items {
 				items[i] = i
 			}
+			// The items hold until wantMax of them run at once, so the bound is reached
+			// whatever the scheduler does; a Run that never lets that many run fails the
+			// assertion after the gate's 10 s.
+			full := make(chan struct{})
+			var once sync.Once
 			out := Run(t.Context(), items, tc.concurrency, func(_ context.Context, i int) (int, error) {
 				n := inFlight.Add(1)
 				defer inFlight.Add(-1)
@@ -40,7 +45,13 @@ func TestRunBoundsConcurrency(t *testing.T) {
 						break
 					}
 				}
-				time.Sleep(10 * time.Millisecond)
+				if n == int32(tc.wantMax) {
+					once.Do(func() { close(full) })
+				}
+				select {
+				case <-full:
+				case <-time.After(10 * time.Second):
+				}
 				return i * 2, nil
 			})
 			assert.Equal(t, int32(tc.wantMax), maxInFlight.Load())

@@ -279,7 +279,7 @@ func (c *Client) Create(ctx context.Context, s *Snapshot, o CreateOpts) (Result,
 			after.Server = &hcloud.Server{ID: sv.ID}
 		}
 		return &after
-	}, c.createMutation(o, req, cmp.Or(o.Location, serverLocation(sv)), &created, unread))
+	}, c.createMutation(o, req, cmp.Or(o.Location, ServerLocation(sv)), &created, unread))
 	if err != nil || sv == nil || (res.Volume.Server != nil && res.Volume.Server.ID == sv.ID) {
 		return res, err
 	}
@@ -311,7 +311,7 @@ func createRequest(s *Snapshot, o CreateOpts) (hcloud.VolumeCreateOpts, *hcloud.
 	if err != nil {
 		return req, nil, err
 	}
-	if loc := serverLocation(sv); o.Location != "" && loc != "" && loc != o.Location {
+	if loc := ServerLocation(sv); o.Location != "" && loc != "" && loc != o.Location {
 		return req, nil, fmt.Errorf("%w: server %s is in %s, not %s", ErrLocationMismatch, o.Server, loc, o.Location)
 	}
 	req.Server = &hcloud.Server{ID: sv.ID}
@@ -391,7 +391,7 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
 	}
-	switch loc := serverLocation(sv); {
+	switch loc := ServerLocation(sv); {
 	case v.Server != nil && v.Server.ID == sv.ID:
 		return c.noop(s, o.Name, v, OutcomeAlreadyAttached)
 	case v.Server != nil:
@@ -603,7 +603,9 @@ func verb(o Outcome) string {
 	return string(o)
 }
 
-func serverLocation(sv *hcloud.Server) string {
+// ServerLocation is the location a volume must be in to be attached to sv: the one place the
+// modules read a server's location from; "" when sv or its location is unknown.
+func ServerLocation(sv *hcloud.Server) string {
 	if sv != nil && sv.Location != nil {
 		return sv.Location.Name
 	}
