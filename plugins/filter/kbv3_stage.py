@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: KeyBuzz infrastructure team
+# Apache License 2.0 (see the collection's galaxy.yml)
+"""What a stage of the volume reset left undone, read from the registered result of its loop.
+
+The reset playbook runs each stage as one loop task, a batch per item, registered and never
+failed by its module (failed_when: false): a failed batch's whole result would otherwise be
+printed before its message. These filters read those results once for every stage:
+
+- kbv3_failed_hosts: the hosts the later stages skip, those already failed plus this stage's;
+- kbv3_stage_failures: one short line per failed batch, its module's message, to print.
+
+A batch failed when its module failed a volume (an item failed or refused, other than a check
+mode prediction, "would be refused: ...", which the module only warns about) or did not answer
+with its volumes at all (a timeout, a crash, options refused). Its hosts are then the module's
+failed_hosts, or, without an answer, every host of the batch's entries.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from jinja2.runtime import Undefined
+
+# Item actions of a volume the module did not do (internal/volumes: ActionFailed, ActionRefused).
+_NOT_DONE = ('failed', 'refused')
+# How a check-mode refusal that an earlier task may lift starts; the module does not fail it.
+_PREDICTED = 'would be refused: '
+
+
+def _results(stage):
+    # A stage that has not run is nothing yet (ansible-lint templates tasks without their vars).
+    if stage is None or isinstance(stage, Undefined):
+        return []
+    if not isinstance(stage, dict):
+        raise AnsibleFilterError('kbv3 stage filters take a registered loop result, not %s' % type(stage).__name__)
+    return stage.get('results') or []
+
+
+def _failed(result):
+    if result.get('skipped'):
+        return False
+    if result.get('failed') or 'volumes' not in result:
+        return True
+    return any(v.get('action') in _NOT_DONE and not str(v.get('error', '')).startswith(_PREDICTED)
+               for v in result.get('volumes') or [])
+
+
+def failed_hosts(failed, stage, host_key):
+    """failed plus the hosts stage failed, sorted and once each. host_key names the host in an
+    entry of a batch (hostname for plan entries, server for old volumes, where "" is none)."""
+    hosts = set(failed or [])
+    for result in _results(stage):
+        if 'failed_hosts' in result:
+            hosts.update(result['failed_hosts'] or [])
+        elif not result.get('skipped'):
+            hosts.update(e.get(host_key) for e in result.get('item') or [] if e.get(host_key))
+    return sorted(hosts)
+
+
+def stage_failures(stage, name):
+    """One line per failed batch of stage: "<name>, batch <i>/<n>: <the module's message>"."""
+    results = _results(stage)
+    lines = []
+    for i, result in enumerate(results, 1):
+        if _failed(result):
+            msg = result.get('msg') or 'failed without a message'
+            lines.append('%s, batch %d/%d: %s' % (name, i, len(results), msg))
+    return lines
+
+
+class FilterModule(object):
+
+    def filters(self):
+        return {
+            'kbv3_failed_hosts': failed_hosts,
+            'kbv3_stage_failures': stage_failures,
+        }
