@@ -42,18 +42,7 @@ func TestAdminCalls(t *testing.T) {
 
 	st, err := s.State()
 	require.NoError(t, err)
-	assert.Len(t, st.Servers, 47)
-	assert.Len(t, st.Volumes, 41)
-	assert.Len(t, st.Locations, 6)
-	assert.Len(t, st.Datacenters, 6)
-	minio, ok := st.Volume("vol-minio-01")
-	require.True(t, ok)
-	sv, ok := st.ServerByID(*minio.Server)
-	require.True(t, ok)
-	assert.Equal(t, "minio-01", sv.Name)
-	assert.Equal(t, sv.Location.Name, sv.Datacenter.Location.Name)
-	assert.Equal(t, minio.Location.Name, sv.Location.Name)
-	assert.Contains(t, sv.Volumes, minio.ID)
+	checkPH302State(t, st)
 
 	rules, err := s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/servers", Status: 503, Nth: 1, Count: 1})
 	require.NoError(t, err)
@@ -115,6 +104,24 @@ func TestAdminCalls(t *testing.T) {
 
 	require.NoError(t, s.Stop())
 	require.NoError(t, s.Stop(), "Stop twice is fine")
+}
+
+// checkPH302State checks the fleet the simulator starts with by default, as /_sim/state shows
+// it: its size, and vol-minio-01 attached to minio-01 in its location.
+func checkPH302State(t *testing.T, st simproc.State) {
+	t.Helper()
+	assert.Len(t, st.Servers, 47)
+	assert.Len(t, st.Volumes, 41)
+	assert.Len(t, st.Locations, 6)
+	assert.Len(t, st.Datacenters, 6)
+	minio, ok := st.Volume("vol-minio-01")
+	require.True(t, ok)
+	sv, ok := st.ServerByID(*minio.Server)
+	require.True(t, ok)
+	assert.Equal(t, "minio-01", sv.Name)
+	assert.Equal(t, sv.Location.Name, sv.Datacenter.Location.Name)
+	assert.Equal(t, minio.Location.Name, sv.Location.Name)
+	assert.Contains(t, sv.Volumes, minio.ID)
 }
 
 func TestStderrAndArgs(t *testing.T) {
