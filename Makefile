@@ -82,7 +82,7 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
 
 lint: deps
-	yamllint -s playbooks/ meta/ galaxy.yml plugins/modules/ ansible/ servers/
+	yamllint -s playbooks/ meta/ galaxy.yml plugins/modules/ plugins/filter/ ansible/ servers/
 	ansible-lint playbooks/
 
 unit:

@@ -537,8 +537,13 @@ func fixed(v *hcloud.Volume) func(bool) *hcloud.Volume {
 // package (a delete of a volume an earlier task of the run would have detached, an attach of a
 // volume an earlier task would have created), so that the log shows every prediction.
 // server, when set, is the server the predicted change is for (an attach's target).
-func (c *Client) Predict(s *Snapshot, name, server string, outcome Outcome) {
-	_, _ = c.noopOn(s, name, s.Volume(name), server, outcome)
+func (c *Client) Predict(s *Snapshot, name, server string, sizeGB int, outcome Outcome) {
+	v := s.Volume(name)
+	if v == nil && sizeGB > 0 {
+		// A volume an earlier task of the run creates: its line carries the size it will have.
+		v = &hcloud.Volume{Name: name, Size: sizeGB}
+	}
+	_, _ = c.noopOn(s, name, v, server, outcome)
 }
 
 // noop records and returns an outcome reached without a request.

@@ -59,6 +59,7 @@ type attachTask struct {
 	location string
 	sv       *hcloud.Server
 	id       int64 // the volume's id as the entry gives it; 0: any
+	size     int   // the entry's size_gb (0: not given), for the log line of a volume not created yet
 	// onServer is where the entry says the volume is; byCreate marks a volume that does not
 	// exist yet in check mode and that an earlier task creates on onServer.
 	onServer string
@@ -113,7 +114,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 			return nil
 		}
 		if t.v == nil { // check mode only: decide failed it otherwise
-			s.client.Predict(snap, t.name, t.server, hz.OutcomeWouldAttach)
+			s.client.Predict(snap, t.name, t.server, t.size, hz.OutcomeWouldAttach)
 			it.setOutcome(hz.OutcomeWouldAttach)
 			it.diff = volumeDiff(t.name, nil, &State{Name: t.name, Location: it.Location, Server: t.server})
 			return nil
@@ -122,7 +123,7 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		after.Server = t.server
 		if t.move {
 			if m.CheckMode {
-				s.client.Predict(snap, t.name, t.server, hz.Outcome(ActionWouldMove))
+				s.client.Predict(snap, t.name, t.server, t.size, hz.Outcome(ActionWouldMove))
 				it.set(ActionWouldMove, true)
 				it.diff = volumeDiff(t.name, t.before, &after)
 				return nil
@@ -174,7 +175,7 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
 		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID,
-			location: e.Location, id: e.ID, automount: e.Automount, onServer: e.Server}
+			location: e.Location, id: e.ID, size: e.SizeGB, automount: e.Automount, onServer: e.Server}
 	}
 	return tasks, errors.Join(append([]error{plan.New(entries).Validate()}, errs...)...)
 }
@@ -231,11 +232,11 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 // the server its entry names: already there, or moved from there (force).
 func (t attachTask) predictCreated(s *session, snap *hz.Snapshot, it *Item) {
 	if !t.move {
-		s.client.Predict(snap, t.name, t.server, hz.OutcomeAlreadyAttached)
+		s.client.Predict(snap, t.name, t.server, t.size, hz.OutcomeAlreadyAttached)
 		it.setOutcome(hz.OutcomeAlreadyAttached)
 		return
 	}
-	s.client.Predict(snap, t.name, t.server, hz.Outcome(ActionWouldMove))
+	s.client.Predict(snap, t.name, t.server, t.size, hz.Outcome(ActionWouldMove))
 	it.set(ActionWouldMove, true)
 	before := &State{Name: t.name, Location: it.Location, Server: t.onServer}
 	after := *before

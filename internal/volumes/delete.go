@@ -143,7 +143,7 @@ func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 			it.setOutcome(res.Outcome)
 			return nil
 		}
-		s.client.Predict(snap, name, "", hz.OutcomeWouldDelete)
+		s.client.Predict(snap, name, "", 0, hz.OutcomeWouldDelete)
 		it.setOutcome(hz.OutcomeWouldDelete)
 		return nil
 	}
