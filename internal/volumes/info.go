@@ -165,7 +165,7 @@ func listVolumes(snap *hz.Snapshot, filter plan.Selector) ([]plan.Live, []Volume
 func (o *InfoOptions) diff(m *ansible.Module, in infoInputs, snap *hz.Snapshot, live []plan.Live, res *ansible.Result) (*plan.Diff, error) {
 	locations := map[string]string{}
 	for _, h := range hostnames(in.plan) {
-		if loc := locationOfServer(snap.Server(h)); loc != "" {
+		if loc := hz.ServerLocation(snap.Server(h)); loc != "" {
 			locations[h] = loc
 		}
 	}

@@ -56,7 +56,7 @@ func observe(snap *hz.Snapshot, names []string) *Observed {
 		o.Volumes = append(o.Volumes, ov)
 	}
 	for _, sv := range snap.Servers() {
-		o.Servers = append(o.Servers, ObservedServer{ID: sv.ID, Name: sv.Name, Location: locationOfServer(sv)})
+		o.Servers = append(o.Servers, ObservedServer{ID: sv.ID, Name: sv.Name, Location: hz.ServerLocation(sv)})
 	}
 	for _, n := range names {
 		if snap.Server(n) == nil {
