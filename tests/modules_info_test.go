@@ -137,7 +137,7 @@ func TestInfoBinaryListsAndComputesTheDiff(t *testing.T) {
 	var gotNames []string
 	for _, v := range listed {
 		gotNames = append(gotNames, v["name"].(string))
-		assert.ElementsMatch(t, []string{"id", "name", "size_gb", "location", "server", "labels", "protected", "status", "format"}, roKeys(v))
+		assert.ElementsMatch(t, []string{"id", "name", "size_gb", "location", "server", "server_id", "labels", "protected", "status", "format", "linux_device"}, roKeys(v))
 	}
 	assert.Equal(t, []string{"keybuzz-archive-01", "vol-db-master-01", "vol-db-slave-01", "vol-db-slave-02"}, gotNames)
 	assert.Equal(t, "backup-01", listed[0]["server"])

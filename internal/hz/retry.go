@@ -14,9 +14,9 @@ import (
 
 // Outcomes written to the operation log for attempts, beside the item outcomes of Result.
 const (
-	logRetry   = "retry"   // the attempt failed and will be retried
-	logFailed  = "failed"  // the operation gave up
-	logStarted = "started" // the request was accepted and started an action (action_id)
+	logRetry   = "retry"               // the attempt failed and will be retried
+	logFailed  = string(OutcomeFailed) // the operation gave up: the item's outcome too
+	logStarted = "started"             // the request was accepted and started an action (action_id)
 )
 
 // read runs one read request with retries. Reads change nothing, so every failure but a

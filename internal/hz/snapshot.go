@@ -86,6 +86,10 @@ type Snapshot struct {
 // Snapshot reads the volumes and servers opts name, with list requests only, as few as the
 // names and the size of the project allow (see lister.read).
 func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, error) {
+	if opts.LabelSelector != "" {
+		// Names looked up one by one would ignore the selector.
+		opts.AllVolumes = true
+	}
 	s := &Snapshot{
 		volumes:       map[string]*hcloud.Volume{},
 		servers:       map[string]*hcloud.Server{},
@@ -94,10 +98,29 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		serverLooked:  map[string]bool{},
 		labelSelector: opts.LabelSelector,
 	}
-	names := unique(opts.Volumes)
-	for _, n := range names {
-		s.lookedUp[n] = true
+	if err := c.readVolumes(ctx, s, opts); err != nil {
+		return nil, err
 	}
+	for _, k := range opts.Known {
+		sv := &hcloud.Server{ID: k.ID, Name: k.Name}
+		if k.Location != "" {
+			sv.Location = &hcloud.Location{Name: k.Location}
+		}
+		s.addServer(sv)
+		s.serverLooked[k.Name] = true
+	}
+	servers := c.serverLister()
+	if err := c.readServers(ctx, s, servers, opts.Servers); err != nil {
+		return nil, err
+	}
+	if err := c.nameServers(ctx, s, servers, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readVolumes reads the volumes opts names (or all of them) into s.
+func (c *Client) readVolumes(ctx context.Context, s *Snapshot, opts SnapshotOpts) error {
 	volumes := lister[*hcloud.Volume]{
 		what: "volumes",
 		page: func(ctx context.Context, n int) ([]*hcloud.Volume, *hcloud.Response, error) {
@@ -108,48 +131,44 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		lookup: c.volumeByName,
 		name:   func(v *hcloud.Volume) string { return v.Name },
 	}
-	if opts.LabelSelector != "" {
-		// Names looked up one by one would ignore the selector.
-		opts.AllVolumes = true
+	names := unique(opts.Volumes)
+	for _, n := range names {
+		s.lookedUp[n] = true
 	}
 	vols, all, err := volumes.read(ctx, c, names, opts.AllVolumes)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !all && len(opts.IDs) > 0 {
+	if !all && missingID(vols, opts.IDs) {
 		// An id whose volume no name led to (renamed, or gone) can only be told apart by
 		// reading every volume.
-		found := map[int64]bool{}
-		for _, v := range vols {
-			found[v.ID] = true
-		}
-		for _, id := range opts.IDs {
-			if !found[id] {
-				if vols, all, err = volumes.read(ctx, c, nil, true); err != nil {
-					return nil, err
-				}
-				break
-			}
+		if vols, all, err = volumes.read(ctx, c, nil, true); err != nil {
+			return err
 		}
 	}
 	for _, v := range vols {
 		s.volumes[v.Name] = v
 	}
 	s.allVolumes = all
+	return nil
+}
 
-	for _, k := range opts.Known {
-		sv := &hcloud.Server{ID: k.ID, Name: k.Name}
-		if k.Location != "" {
-			sv.Location = &hcloud.Location{Name: k.Location}
+// missingID reports whether one of ids is not the id of any of vols.
+func missingID(vols []*hcloud.Volume, ids []int64) bool {
+	found := map[int64]bool{}
+	for _, v := range vols {
+		found[v.ID] = true
+	}
+	for _, id := range ids {
+		if !found[id] {
+			return true
 		}
-		s.addServer(sv)
-		s.serverLooked[k.Name] = true
 	}
-	servers := slices.DeleteFunc(unique(opts.Servers), func(n string) bool { return s.servers[n] != nil })
-	for _, n := range servers {
-		s.serverLooked[n] = true
-	}
-	serverLister := lister[*hcloud.Server]{
+	return false
+}
+
+func (c *Client) serverLister() lister[*hcloud.Server] {
+	return lister[*hcloud.Server]{
 		what: "servers",
 		page: func(ctx context.Context, n int) ([]*hcloud.Server, *hcloud.Response, error) {
 			return c.hc.Server.List(ctx, hcloud.ServerListOpts{ListOpts: hcloud.ListOpts{Page: n, PerPage: listPageSize}})
@@ -157,14 +176,25 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		lookup: c.serverByName,
 		name:   func(sv *hcloud.Server) string { return sv.Name },
 	}
-	svs, all, err := serverLister.read(ctx, c, servers, false)
+}
+
+// readServers reads the servers of those names that s does not know yet.
+func (c *Client) readServers(ctx context.Context, s *Snapshot, servers lister[*hcloud.Server], names []string) error {
+	names = slices.DeleteFunc(unique(names), func(n string) bool { return s.servers[n] != nil })
+	for _, n := range names {
+		s.serverLooked[n] = true
+	}
+	svs, all, err := servers.read(ctx, c, names, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, sv := range svs {
-		s.addServer(sv)
-	}
-	s.allServers = all
+	s.addServers(svs, all)
+	return nil
+}
+
+// nameServers reads the servers that the volumes the call is about are attached to, when s
+// does not know their names yet.
+func (c *Client) nameServers(ctx context.Context, s *Snapshot, servers lister[*hcloud.Server], opts SnapshotOpts) error {
 	// The volumes the call is about, not the others a page happened to hold: only their
 	// servers need a name.
 	asked := func(v *hcloud.Volume) bool {
@@ -177,19 +207,16 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		if s.allServers || !s.unnamedServers(asked) {
 			break
 		}
-		svs, all, err := serverLister.read(ctx, c, names, names == nil)
+		svs, all, err := servers.read(ctx, c, names, names == nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, n := range names {
 			s.serverLooked[n] = true
 		}
-		for _, sv := range svs {
-			s.addServer(sv)
-		}
-		s.allServers = all
+		s.addServers(svs, all)
 	}
-	return s, nil
+	return nil
 }
 
 // volumeByName is one GET /volumes?name=X; nil, nil when there is none.
@@ -222,6 +249,14 @@ func (c *Client) serverByName(ctx context.Context, name string) (*hcloud.Server,
 func (s *Snapshot) addServer(sv *hcloud.Server) {
 	s.servers[sv.Name] = sv
 	s.serverNames[sv.ID] = sv.Name
+}
+
+// addServers records servers read by a lister; complete says it read every server.
+func (s *Snapshot) addServers(svs []*hcloud.Server, complete bool) {
+	for _, sv := range svs {
+		s.addServer(sv)
+	}
+	s.allServers = complete
 }
 
 // unnamedServers reports whether a volume the call asked for is attached to a server whose

@@ -216,7 +216,7 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 		t.err, t.refused = fmt.Errorf("%s: volume %s now has id %d, not %d as the entry says; compute the diff again", t.where, t.name, t.v.ID, t.id), true
 		return
 	}
-	loc := locationOfServer(t.sv)
+	loc := hz.ServerLocation(t.sv)
 	switch live := t.before; {
 	case live.Server == t.server:
 	case loc != "" && live.Location != loc:
@@ -249,7 +249,7 @@ func attachIdent(t attachTask) Item {
 	it := Item{Volume: t.name, Host: t.server}
 	it.describe(t.before)
 	if it.Location == "" {
-		it.Location = locationOfServer(t.sv)
+		it.Location = hz.ServerLocation(t.sv)
 	}
 	it.Server = t.server
 	return it

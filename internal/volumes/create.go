@@ -192,7 +192,7 @@ func (o *CreateOptions) check(snap *hz.Snapshot, t *createTask) {
 			t.err = fmt.Errorf("%s: server_id %d is not the id of server %s (%d)", t.where, t.serverID, t.host, sv.ID)
 			return
 		}
-		loc := locationOfServer(sv)
+		loc := hz.ServerLocation(sv)
 		if t.location != "" && t.location != loc {
 			t.err = fmt.Errorf("%s: location %s differs from the location of server %s, %s: the volume could never be attached", t.where, t.location, t.host, loc)
 			return

@@ -167,6 +167,9 @@ func TestDocsSidecars(t *testing.T) {
 			report(t, ansible.DocProblems(rel+": options", sc.options, c.Options))
 			vols, _ := sc.ret["volumes"].(map[string]any)
 			contains, _ := vols["contains"].(map[string]any)
+			if name == InfoSpec.Name {
+				report(t, sameWords(rel+": RETURN.volumes.contains", "volume field", sortedKeys(contains), jsonKeys(reflect.TypeFor[VolumeInfo]())))
+			}
 			if c.Actions == nil {
 				return
 			}

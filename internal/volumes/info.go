@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
 	"github.com/keybuzz/kbv3/internal/ansible"
 	"github.com/keybuzz/kbv3/internal/hz"
 	"github.com/keybuzz/kbv3/internal/plan"
@@ -41,29 +43,40 @@ var InfoSpec = ansible.Spec{
 	Tags:              planEntryTags("plan"),
 }
 
-// VolumeInfo is one listed volume.
+// VolumeInfo is a live volume as kbv3_volume_info lists it and as the reset's stage 0 records
+// it (Observed): Server is its server's name ("" when detached, "#<id>" when the server is not
+// known), ServerID that server's id (0 when detached), from which a check-mode stage rebuilds
+// the snapshot.
 type VolumeInfo struct {
-	ID        int64             `json:"id"`
-	Name      string            `json:"name"`
-	SizeGB    int               `json:"size_gb"`
-	Location  string            `json:"location"`
-	Server    string            `json:"server"` // "" when detached
-	Labels    map[string]string `json:"labels"`
-	Protected bool              `json:"protected"`
-	Status    string            `json:"status"`
-	Format    string            `json:"format"` // "" when unformatted
+	ID          int64             `json:"id" mapstructure:"id"`
+	Name        string            `json:"name" mapstructure:"name"`
+	SizeGB      int               `json:"size_gb" mapstructure:"size_gb"`
+	Location    string            `json:"location" mapstructure:"location"`
+	Server      string            `json:"server" mapstructure:"server"`
+	ServerID    int64             `json:"server_id" mapstructure:"server_id"`
+	Labels      map[string]string `json:"labels" mapstructure:"labels"`
+	Protected   bool              `json:"protected" mapstructure:"protected"`
+	Status      string            `json:"status" mapstructure:"status"`
+	Format      string            `json:"format" mapstructure:"format"` // "" when unformatted
+	LinuxDevice string            `json:"linux_device" mapstructure:"linux_device"`
 }
 
-// volumeInfo is l as the listing shows it: labels are {} rather than null.
-func volumeInfo(l plan.Live, status string) VolumeInfo {
+// volumeInfo is v (l as the snapshot gives it) as the listing shows it: labels are {} rather
+// than null.
+func volumeInfo(l plan.Live, v *hcloud.Volume) VolumeInfo {
 	labels := l.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	return VolumeInfo{
+	vi := VolumeInfo{
 		ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Server: l.Server,
-		Labels: labels, Protected: l.Protected, Status: status, Format: l.Format,
+		Labels: labels, Protected: l.Protected, Status: string(v.Status), Format: l.Format,
+		LinuxDevice: v.LinuxDevice,
 	}
+	if v.Server != nil {
+		vi.ServerID = v.Server.ID
+	}
+	return vi
 }
 
 // Info is kbv3_volume_info: it lists volumes with their servers' names and, given a plan,
@@ -154,7 +167,7 @@ func listVolumes(snap *hz.Snapshot, filter plan.Selector) ([]plan.Live, []Volume
 		l := snap.Live(v)
 		live = append(live, l)
 		if filter.Empty() || filter.Matches(l) {
-			listed = append(listed, volumeInfo(l, string(v.Status)))
+			listed = append(listed, volumeInfo(l, v))
 		}
 	}
 	return live, listed
@@ -165,7 +178,7 @@ func listVolumes(snap *hz.Snapshot, filter plan.Selector) ([]plan.Live, []Volume
 func (o *InfoOptions) diff(m *ansible.Module, in infoInputs, snap *hz.Snapshot, live []plan.Live, res *ansible.Result) (*plan.Diff, error) {
 	locations := map[string]string{}
 	for _, h := range hostnames(in.plan) {
-		if loc := locationOfServer(snap.Server(h)); loc != "" {
+		if loc := hz.ServerLocation(snap.Server(h)); loc != "" {
 			locations[h] = loc
 		}
 	}

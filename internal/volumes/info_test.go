@@ -61,12 +61,14 @@ func TestInfoListsVolumesWithServerNames(t *testing.T) {
 	archive := f.volume(t, "keybuzz-archive-01")
 	assert.Contains(t, out.Volumes, volumes.VolumeInfo{
 		ID: archive.ID, Name: "keybuzz-archive-01", SizeGB: 100, Location: f.servers["backup-01"].Location.Name,
-		Server: "backup-01", Labels: map[string]string{"purpose": "archive"}, Status: "available", Format: "xfs",
+		Server: "backup-01", ServerID: f.servers["backup-01"].ID, Labels: map[string]string{"purpose": "archive"},
+		Status: "available", Format: "xfs", LinuxDevice: archive.LinuxDevice,
 	})
 	db := f.volume(t, "vol-db-master-01")
 	assert.Contains(t, out.Volumes, volumes.VolumeInfo{
 		ID: db.ID, Name: "vol-db-master-01", SizeGB: 100, Location: f.servers["db-postgres-01"].Location.Name,
-		Server: "db-postgres-01", Labels: map[string]string{}, Status: "available", Format: "xfs",
+		Server: "db-postgres-01", ServerID: f.servers["db-postgres-01"].ID, Labels: map[string]string{},
+		Status: "available", Format: "xfs", LinuxDevice: db.LinuxDevice,
 	})
 	assert.Nil(t, out.VolumeDiff, "no plan, no diff")
 	// 40 old volumes of their servers' sizes (the 7 servers without one make 200 GB) + the 100 GB archive.

@@ -14,24 +14,10 @@ import (
 type Observed struct {
 	// Complete says Volumes are every volume of the project (stage 0 lists them all).
 	Complete bool             `json:"complete" mapstructure:"complete"`
-	Volumes  []ObservedVolume `json:"volumes" mapstructure:"volumes"`
+	Volumes  []VolumeInfo     `json:"volumes" mapstructure:"volumes"`
 	Servers  []ObservedServer `json:"servers" mapstructure:"servers"`
 	// MissingServers are server names looked up that do not exist.
 	MissingServers []string `json:"missing_servers" mapstructure:"missing_servers"`
-}
-
-// ObservedVolume is a volume as stage 0 read it. ServerID is 0 when it is detached.
-type ObservedVolume struct {
-	ID          int64             `json:"id" mapstructure:"id"`
-	Name        string            `json:"name" mapstructure:"name"`
-	SizeGB      int               `json:"size_gb" mapstructure:"size_gb"`
-	Location    string            `json:"location" mapstructure:"location"`
-	ServerID    int64             `json:"server_id" mapstructure:"server_id"`
-	Labels      map[string]string `json:"labels" mapstructure:"labels"`
-	Protected   bool              `json:"protected" mapstructure:"protected"`
-	Status      string            `json:"status" mapstructure:"status"`
-	Format      string            `json:"format" mapstructure:"format"`
-	LinuxDevice string            `json:"linux_device" mapstructure:"linux_device"`
 }
 
 // ObservedServer is a server as stage 0 read it.
@@ -43,20 +29,12 @@ type ObservedServer struct {
 
 // observe records snap, which read every volume and the servers names lists.
 func observe(snap *hz.Snapshot, names []string) *Observed {
-	o := &Observed{Complete: true, Volumes: []ObservedVolume{}, Servers: []ObservedServer{}, MissingServers: []string{}}
+	o := &Observed{Complete: true, Volumes: []VolumeInfo{}, Servers: []ObservedServer{}, MissingServers: []string{}}
 	for _, v := range snap.Volumes() {
-		l := snap.Live(v)
-		ov := ObservedVolume{
-			ID: l.ID, Name: l.Name, SizeGB: l.SizeGB, Location: l.Location, Labels: l.Labels,
-			Protected: l.Protected, Status: string(v.Status), Format: l.Format, LinuxDevice: v.LinuxDevice,
-		}
-		if v.Server != nil {
-			ov.ServerID = v.Server.ID
-		}
-		o.Volumes = append(o.Volumes, ov)
+		o.Volumes = append(o.Volumes, volumeInfo(snap.Live(v), v))
 	}
 	for _, sv := range snap.Servers() {
-		o.Servers = append(o.Servers, ObservedServer{ID: sv.ID, Name: sv.Name, Location: locationOfServer(sv)})
+		o.Servers = append(o.Servers, ObservedServer{ID: sv.ID, Name: sv.Name, Location: hz.ServerLocation(sv)})
 	}
 	for _, n := range names {
 		if snap.Server(n) == nil {

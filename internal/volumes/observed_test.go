@@ -164,7 +164,7 @@ func TestObservedOnlyWhenItAnswers(t *testing.T) {
 	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
 	rec := &Observed{Complete: true, Servers: []ObservedServer{}, MissingServers: []string{}}
 	for _, v := range r.sim.Store().State().Volumes {
-		rec.Volumes = append(rec.Volumes, ObservedVolume{ID: v.ID, Name: v.Name, SizeGB: v.Size, Location: v.Location.Name})
+		rec.Volumes = append(rec.Volumes, VolumeInfo{ID: v.ID, Name: v.Name, SizeGB: v.Size, Location: v.Location.Name})
 	}
 	observed := jsonArgs[map[string]any](t, rec)
 

@@ -237,7 +237,7 @@ func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool, detachFrom ma
 	if sv == nil {
 		return e, false, false, fmt.Sprintf("server %s does not exist in the project: create it, correct the hostname, or leave the host out of the run (--limit '!%s')", e.Hostname, e.Hostname)
 	}
-	loc := locationOfServer(sv)
+	loc := hz.ServerLocation(sv)
 	if e.Location != "" && e.Location != loc {
 		return e, false, false, fmt.Sprintf("location %s differs from server %s's %s: a volume is attached only in its server's location; set location to %s or remove it from the plan", e.Location, e.Hostname, loc, loc)
 	}

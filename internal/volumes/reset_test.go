@@ -100,28 +100,43 @@ func TestResetPH302(t *testing.T) {
 	}
 }
 
+// plainFleet is five servers app-01..05 in fsn1, each with a detached 10 GB kbv3-<host>-data.
+func plainFleet() *sim.Scenario {
+	sc := &sim.Scenario{}
+	for i := 1; i <= 5; i++ {
+		host := fmt.Sprintf("app-%02d", i)
+		sc.Servers = append(sc.Servers, sim.ScenarioServer{Name: host, Location: "fsn1"})
+		sc.Volumes = append(sc.Volumes, sim.ScenarioVolume{Name: "kbv3-" + host + "-data", Size: 10, Location: "fsn1"})
+	}
+	return sc
+}
+
+// plainEntries are the plan entries of plainFleet's volumes.
+func plainEntries() []map[string]any {
+	var out []map[string]any
+	for i := 1; i <= 5; i++ {
+		out = append(out, map[string]any{"hostname": fmt.Sprintf("app-%02d", i), "size_gb": 10})
+	}
+	return out
+}
+
+// failedItems are the items of out whose action is failed.
+func failedItems(out outcome) []Item {
+	var failed []Item
+	for _, it := range out.Volumes {
+		if it.Action == ActionFailed {
+			failed = append(failed, it)
+		}
+	}
+	return failed
+}
+
 func TestFaults(t *testing.T) {
-	plainFleet := func() *sim.Scenario {
-		sc := &sim.Scenario{}
-		for i := 1; i <= 5; i++ {
-			host := fmt.Sprintf("app-%02d", i)
-			sc.Servers = append(sc.Servers, sim.ScenarioServer{Name: host, Location: "fsn1"})
-			sc.Volumes = append(sc.Volumes, sim.ScenarioVolume{Name: "kbv3-" + host + "-data", Size: 10, Location: "fsn1"})
-		}
-		return sc
-	}
-	entries := func() []map[string]any {
-		var out []map[string]any
-		for i := 1; i <= 5; i++ {
-			out = append(out, map[string]any{"hostname": fmt.Sprintf("app-%02d", i), "size_gb": 10})
-		}
-		return out
-	}
 
 	t.Run("locked on attach is retried", func(t *testing.T) {
 		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
 		r.fault("POST /v1/volumes/*/actions/attach status=423 code=locked nth=1 count=4")
-		out := r.attach(map[string]any{"volumes": entries()}, false)
+		out := r.attach(map[string]any{"volumes": plainEntries()}, false)
 		assert.False(t, out.Failed, out.Msg)
 		assert.Equal(t, "attached: 5", out.Msg)
 		assert.Equal(t, 4, r.sim.Stats().FaultsHit)
@@ -147,14 +162,9 @@ func TestFaults(t *testing.T) {
 	t.Run("an action that ends in error fails its item with the cause", func(t *testing.T) {
 		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
 		r.fault("POST /v1/volumes/*/actions/attach effect=action_error nth=2 count=1")
-		out := r.attach(map[string]any{"volumes": entries()}, false)
+		out := r.attach(map[string]any{"volumes": plainEntries()}, false)
 		assert.True(t, out.Failed)
-		var failed []Item
-		for _, it := range out.Volumes {
-			if it.Action == ActionFailed {
-				failed = append(failed, it)
-			}
-		}
+		failed := failedItems(out)
 		require.Len(t, failed, 1, out.Msg)
 		assert.Regexp(t, `^attach_volume action \d+ on volume kbv3-app-0\d-data failed: \w+: .+`, failed[0].Error)
 		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1; attach_volume action "), out.Msg)
@@ -164,43 +174,41 @@ func TestFaults(t *testing.T) {
 	t.Run("an action that never ends: the call ends at its timeout, the others done", func(t *testing.T) {
 		r := newRig(t, sim.Config{ScenarioData: plainFleet()})
 		r.fault("POST /v1/volumes/*/actions/attach effect=action_stuck nth=3 count=1")
-		out := r.attach(map[string]any{"volumes": entries(), "timeout": 1}, false)
+		out := r.attach(map[string]any{"volumes": plainEntries(), "timeout": 1}, false)
 		assert.Less(t, out.elapsed, 2500*time.Millisecond, "ends at the timeout, not later")
 		assert.True(t, out.Failed)
-		var failed []Item
-		for _, it := range out.Volumes {
-			if it.Action == ActionFailed {
-				failed = append(failed, it)
-			}
-		}
+		failed := failedItems(out)
 		require.Len(t, failed, 1, out.Msg)
 		assert.Regexp(t, `^waiting for attach_volume action \d+ on volume kbv3-app-0\d-data: deadline exceeded after `, failed[0].Error)
 		assert.True(t, strings.HasPrefix(out.Msg, "attached: 4, failed: 1"), out.Msg)
 	})
 
-	t.Run("a wrong token fails before anything, without printing it", func(t *testing.T) {
-		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
-		const wrong = "wrongTokenZ9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF9eD8cB7aZ6yX5wV4uT3sR2qP1"
-		out := r.detach(map[string]any{"api_token": wrong, "name": "vol-app-01"}, false)
-		assert.True(t, out.Failed)
-		assert.Contains(t, out.Msg, "unauthorized")
-		b, err := json.Marshal(out)
-		require.NoError(t, err)
-		assert.NotContains(t, string(b)+out.Msg, wrong)
-		assert.Equal(t, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", out.Invocation.ModuleArgs["api_token"])
-	})
+	t.Run("a wrong token fails before anything, without printing it", testWrongToken)
+	t.Run("the operation log has a line per operation and no token", testOperationLog)
+}
 
-	t.Run("the operation log has a line per operation and no token", func(t *testing.T) {
-		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
-		path := t.TempDir() + "/ops.jsonl"
-		out := r.detach(map[string]any{"log_path": path, "volumes": []map[string]any{{"name": "vol-app-01"}, {"name": "vol-spare"}}}, false)
-		assert.Equal(t, "detached: 1, already_detached: 1", out.Msg)
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
-		assert.Contains(t, string(data), `"outcome":"detached"`)
-		assert.Contains(t, string(data), `"outcome":"already_detached"`)
-		assert.Contains(t, string(data), `"module":"kbv3_volume_detach"`)
-	})
+func testWrongToken(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+	const wrong = "wrongTokenZ9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF9eD8cB7aZ6yX5wV4uT3sR2qP1"
+	out := r.detach(map[string]any{"api_token": wrong, "name": "vol-app-01"}, false)
+	assert.True(t, out.Failed)
+	assert.Contains(t, out.Msg, "unauthorized")
+	b, err := json.Marshal(out)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b)+out.Msg, wrong)
+	assert.Equal(t, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", out.Invocation.ModuleArgs["api_token"])
+}
+
+func testOperationLog(t *testing.T) {
+	r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+	path := t.TempDir() + "/ops.jsonl"
+	out := r.detach(map[string]any{"log_path": path, "volumes": []map[string]any{{"name": "vol-app-01"}, {"name": "vol-spare"}}}, false)
+	assert.Equal(t, "detached: 1, already_detached: 1", out.Msg)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"outcome":"detached"`)
+	assert.Contains(t, string(data), `"outcome":"already_detached"`)
+	assert.Contains(t, string(data), `"module":"kbv3_volume_detach"`)
 }
 
 // TestStagesFromThePreparation runs the reset as playbooks/volume_reset_v3.yml does: stage 0
@@ -214,21 +222,8 @@ func TestStagesFromThePreparation(t *testing.T) {
 	p, err := plan.Load(planPath)
 	require.NoError(t, err)
 
-	info := func(args map[string]any) map[string]any {
-		t.Helper()
-		a := map[string]any{"api_token": simtest.Token, "api_endpoint": r.endpoint, "_ansible_module_name": InfoSpec.Name}
-		maps.Copy(a, args)
-		data, err := json.Marshal(a)
-		require.NoError(t, err)
-		var buf bytes.Buffer
-		ansible.Execute(t.Context(), InfoSpec, data, nil, &buf, Info)
-		var out map[string]any
-		require.NoError(t, json.Unmarshal(buf.Bytes(), &out), buf.String())
-		require.NotEqual(t, true, out["failed"], out["msg"])
-		return out
-	}
-	info(map[string]any{"plan": p.Volumes, "delete_names": []string{"vol-*"}, "diff_dest": diffPath})
-	out := info(map[string]any{"plan_path": planPath, "diff_path": diffPath})
+	runInfo(t, r, map[string]any{"plan": p.Volumes, "delete_names": []string{"vol-*"}, "diff_dest": diffPath})
+	out := runInfo(t, r, map[string]any{"plan_path": planPath, "diff_path": diffPath})
 	b, err := json.Marshal(out["reset"])
 	require.NoError(t, err)
 	var prep Preparation
@@ -236,6 +231,33 @@ func TestStagesFromThePreparation(t *testing.T) {
 	require.Len(t, prep.Todo.Detach, 40)
 	require.Len(t, prep.Todo.Create, 47)
 
+	assertTodoResolved(t, r, p, prep)
+	runStagesInBatches(t, r, prep)
+	vols := r.volumes()
+	for _, e := range p.Volumes {
+		assert.Equal(t, e.Hostname, vols[e.Name()].Server, e.Name())
+	}
+}
+
+// runInfo runs kbv3_volume_info against r with args and requires it not to fail.
+func runInfo(t *testing.T, r *rig, args map[string]any) map[string]any {
+	t.Helper()
+	a := map[string]any{"api_token": simtest.Token, "api_endpoint": r.endpoint, "_ansible_module_name": InfoSpec.Name}
+	maps.Copy(a, args)
+	data, err := json.Marshal(a)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	ansible.Execute(t.Context(), InfoSpec, data, nil, &buf, Info)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &out), buf.String())
+	require.NotEqual(t, true, out["failed"], out["msg"])
+	return out
+}
+
+// assertTodoResolved checks that the todo entries carry the servers' ids and locations as the
+// simulator has them, and that the plan entries come back unchanged.
+func assertTodoResolved(t *testing.T, r *rig, p *plan.Plan, prep Preparation) {
+	t.Helper()
 	servers := map[string]int64{}
 	locations := map[string]string{}
 	for _, sv := range r.sim.Store().State().Servers {
@@ -251,7 +273,12 @@ func TestStagesFromThePreparation(t *testing.T) {
 	for i, e := range prep.Entries {
 		assert.Equal(t, p.Volumes[i], e, "the plan entries themselves are not changed")
 	}
+}
 
+// runStagesInBatches runs each stage's todo list in batches of 10, as the playbook does, and
+// checks that no batch reads the servers and each reads the volumes once.
+func runStagesInBatches(t *testing.T, r *rig, prep Preparation) {
+	t.Helper()
 	asArgs := func(v any) []map[string]any {
 		var out []map[string]any
 		b, err := json.Marshal(v)
@@ -282,9 +309,5 @@ func TestStagesFromThePreparation(t *testing.T) {
 		after := r.sim.Stats().Requests.ByRoute
 		assert.Equal(t, before["GET /v1/servers"], after["GET /v1/servers"], "%s: no server read", s.name)
 		assert.Equal(t, batches, after["GET /v1/volumes"]-before["GET /v1/volumes"], "%s: one volume list a batch", s.name)
-	}
-	vols := r.volumes()
-	for _, e := range p.Volumes {
-		assert.Equal(t, e.Hostname, vols[e.Name()].Server, e.Name())
 	}
 }

@@ -43,11 +43,3 @@ func volumeDiff(name string, before, after *State) *ansible.Diff {
 	}
 	return d
 }
-
-// locationOfServer is the location a volume must be in to be attached to sv; "" when unknown.
-func locationOfServer(sv *hcloud.Server) string {
-	if sv == nil || sv.Location == nil {
-		return ""
-	}
-	return sv.Location.Name
-}

@@ -254,7 +254,7 @@ func compareWithPlan(p *plan.Plan, snap *hz.Snapshot, forbidden []string) *Verif
 	var sizes []int
 	for _, e := range p.Volumes {
 		sv := snap.Server(e.Hostname)
-		row := Row{Volume: e.Name(), Hostname: e.Hostname, entry: e, location: cmp.Or(e.Location, locationOfServer(sv))}
+		row := Row{Volume: e.Name(), Hostname: e.Hostname, entry: e, location: cmp.Or(e.Location, hz.ServerLocation(sv))}
 		problems := checkEntry(e, sv, snap, &row)
 		if row.ID != 0 {
 			v.Counts.Found++

@@ -84,6 +84,7 @@ options:
           name: {description: Volume name., type: str}
           size_gb: {description: Size in GB., type: int}
           location: {description: Location., type: str}
+          server: {description: Name of the server it is attached to; empty when detached., type: str}
           server_id: {description: ID of the server it is attached to; 0 when detached., type: int}
           labels: {description: Labels., type: dict}
           protected: {description: Delete protection., type: bool}

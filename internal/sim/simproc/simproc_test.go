@@ -40,10 +40,32 @@ func TestAdminCalls(t *testing.T) {
 	assert.Contains(t, s.Env(), "HCLOUD_TOKEN="+simproc.Token)
 	assert.Len(t, simproc.Token, 64)
 
+	st := checkAdminState(t, s)
+	checkAdminFaultAndStats(t, s)
+	checkAdminConfig(t, s)
+	checkAdminReset(t, s, st)
+
+	_, err := s.AddFault(simproc.Fault{Method: "GET", Path: "no-slash"})
+	assert.ErrorContains(t, err, "status 422")
+
+	require.NoError(t, s.Stop())
+	require.NoError(t, s.Stop(), "Stop twice is fine")
+}
+
+// checkAdminState reads the default fleet through /_sim/state and returns it.
+func checkAdminState(t *testing.T, s *simproc.Sim) simproc.State {
+	t.Helper()
 	st, err := s.State()
 	require.NoError(t, err)
 	checkPH302State(t, st)
 
+	return st
+}
+
+// checkAdminFaultAndStats adds a one-shot 503 and reads it back in the faults and the counters;
+// it expects no request before it.
+func checkAdminFaultAndStats(t *testing.T, s *simproc.Sim) {
+	t.Helper()
 	rules, err := s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/servers", Status: 503, Nth: 1, Count: 1})
 	require.NoError(t, err)
 	require.Len(t, rules, 1)
@@ -66,9 +88,13 @@ func TestAdminCalls(t *testing.T) {
 	assert.True(t, stats.RateLimit.Enabled)
 	assert.Equal(t, 3600, stats.RateLimit.Limit)
 	assert.Equal(t, 3598, stats.RateLimit.Remaining)
+}
 
+// checkAdminConfig resets the counters, sets an action time and clears the faults.
+func checkAdminConfig(t *testing.T, s *simproc.Sim) {
+	t.Helper()
 	require.NoError(t, s.ResetStats())
-	stats, err = s.Stats()
+	stats, err := s.Stats()
 	require.NoError(t, err)
 	assert.Zero(t, stats.Requests.Total)
 
@@ -81,29 +107,27 @@ func TestAdminCalls(t *testing.T) {
 	assert.Equal(t, 2*time.Second, times["attach_volume"])
 	assert.Equal(t, 50*time.Millisecond, times["detach_volume"])
 	require.NoError(t, s.ClearFaults())
-	rules, err = s.Faults()
+	rules, err := s.Faults()
 	require.NoError(t, err)
 	assert.Empty(t, rules)
+}
 
-	_, err = s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/volumes", Status: 500})
+// checkAdminReset checks that a reset clears faults and counters and reloads st's fleet.
+func checkAdminReset(t *testing.T, s *simproc.Sim, st simproc.State) {
+	t.Helper()
+	_, err := s.AddFault(simproc.Fault{Method: "GET", Path: "/v1/volumes", Status: 500})
 	require.NoError(t, err)
 	get(t, s, "/servers")
 	require.NoError(t, s.Reset())
-	rules, err = s.Faults()
+	rules, err := s.Faults()
 	require.NoError(t, err)
 	assert.Empty(t, rules, "reset clears faults")
-	stats, err = s.Stats()
+	stats, err := s.Stats()
 	require.NoError(t, err)
 	assert.Zero(t, stats.Requests.Total, "reset clears counters")
 	after, err := s.State()
 	require.NoError(t, err)
 	assert.Equal(t, st.Volumes, after.Volumes, "reset reloads the same fleet")
-
-	_, err = s.AddFault(simproc.Fault{Method: "GET", Path: "no-slash"})
-	assert.ErrorContains(t, err, "status 422")
-
-	require.NoError(t, s.Stop())
-	require.NoError(t, s.Stop(), "Stop twice is fine")
 }
 
 // checkPH302State checks the fleet the simulator starts with by default, as /_sim/state shows
