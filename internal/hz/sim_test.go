@@ -372,13 +372,15 @@ func TestServerErrorsAreRetried(t *testing.T) {
 }
 
 func TestLostAnswerAfterTheChangeIsNotRepeated(t *testing.T) {
-	// The API acts, but the answer comes after the request timeout: the retry must find the
-	// change made instead of sending it again.
-	delay := sim.FaultRule{Method: "POST", Effect: sim.EffectDelay, Delay: sim.Duration(300 * time.Millisecond), Nth: 1, Count: 1}
+	// The API acts, but the answer is lost (drop_after: applied, then the connection dropped;
+	// a delay beyond the request timeout would leave it to the machine's load whether the
+	// change is made before the check): the retry must find the change made instead of
+	// sending it again.
+	delay := sim.FaultRule{Method: "POST", Effect: sim.EffectDropAfter, Nth: 1, Count: 1}
 	t.Run("create", func(t *testing.T) {
 		d := delay
 		d.Path = "/v1/volumes"
-		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, func(o *hz.Options) { o.RequestTimeout = 100 * time.Millisecond })
+		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, nil)
 		ctx := ctxTimeout(t, 10*time.Second)
 		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-crm-01-data"}, Servers: []string{"crm-01"}})
 		require.NoError(t, err)
@@ -394,7 +396,7 @@ func TestLostAnswerAfterTheChangeIsNotRepeated(t *testing.T) {
 	t.Run("attach", func(t *testing.T) {
 		d := delay
 		d.Path = "/v1/volumes/*/actions/attach"
-		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, func(o *hz.Options) { o.RequestTimeout = 100 * time.Millisecond })
+		f := newFixture(t, sim.Config{Faults: []sim.FaultRule{d}}, nil)
 		ctx := ctxTimeout(t, 10*time.Second)
 		_ = detachAll(ctx, t, f.client, []string{"vol-crm-01"}, 1)
 		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"vol-crm-01"}, Servers: []string{"crm-01"}})
