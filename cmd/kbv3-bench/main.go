@@ -102,6 +102,9 @@ func run(ctx context.Context, args []string) int {
 	if opts.Modern.Dir == "" {
 		opts.Modern.Dir = filepath.Join(abs, ".cache", "modern-ansible")
 	}
+	if d, aerr := filepath.Abs(opts.Modern.Dir); aerr == nil {
+		opts.Modern.Dir = d
+	}
 	for _, w := range strings.Split(*rpsWorkers, ",") {
 		n, cerr := strconv.Atoi(strings.TrimSpace(w))
 		if cerr != nil || n < 1 || n > 64 {

@@ -43,7 +43,7 @@ type Options struct {
 	Fleets      []Fleet // the generated fleets of the "big" extra
 	Modern      Modern  // the toolchain of the hetzner.hcloud 5.x ways
 	ServerRuns  int     // creates with server measured
-	Out         string // the Markdown report; "" writes none
+	Out         string  // the Markdown report; "" writes none
 	WorkDir     string
 	WayTimeout  time.Duration
 	BigTimeout  time.Duration
