@@ -661,10 +661,6 @@ func perVolume(r *WayResult) string {
 	return fmt.Sprintf("%.2f", float64(r.Stats.Requests.Total)/float64(r.Work.Create))
 }
 
-// lowBucket is the rate limit's remaining requests below which a run counts as paced by the
-// limit: hz spaces its requests once its reserve (50) is reached, so a paced run ends near it.
-const lowBucket = 100
-
 // kbv3Reading explains a kbv3 run's requests from its counters: how many module runs there were
 // (one per batch and stage, plus stage 0 and the verification), how many list requests
 // each made, and how the polls compare with the poll interval of hcloud-go.
