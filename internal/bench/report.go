@@ -312,7 +312,7 @@ func (rep *Report) missedReading() []string {
 			line += fmt.Sprintf("Even with the stages overlapped in any order, at most %d actions at a time cannot take less than the work's action time shared among %d slots, %s, so %s is out of reach for any way that keeps the report's batches of %d; that playbook itself runs at %.1f× the time bound.",
 				batch, batch, secs(floor), secs(need), batch, off.Measure.Wall.Seconds()/k.Bound.Time.Seconds())
 		case need < k.Bound.Time:
-			line += fmt.Sprintf("Finishing in %s would mean overlapping the stages (creating while the old volumes are still being detached and deleted), which kbv3 does not do: the old volumes are gone before any new one exists.", secs(need))
+			line += fmt.Sprintf("Finishing in %s would mean overlapping the stages (the actions of one stage running while those of another still run), which kbv3 does not do: each stage starts once the one before it has ended.", secs(need))
 		default:
 			line += fmt.Sprintf("It took %s, %s over that bound.", secs(k.Measure.Wall), secs(k.Measure.Wall-k.Bound.Time))
 		}
@@ -599,7 +599,7 @@ func (rep *Report) Markdown() string {
 	b.WriteString("\nThe no-op rerun runs the same command on the fleet kbv3 has just reset, once with the same reviewed diff (the 40 deletes it lists are gone) and once with a diff computed afresh (nothing to delete). `--check` runs on a fresh fleet, which must stay unchanged.\n")
 	if rep.Server != nil {
 		b.WriteString("\n## A create with `server`\n\n")
-		fmt.Fprintf(&b, "`%s` on the fresh PH3-02 fleet, %d times, each a new volume on another server: the API creates the volume and attaches it in the same request, the attach coming back in `next_actions`; it can only progress once the create is done, so the least any client can take is the sum of the two action times, %s + %s = %s, and a client that polls every %s ends within one poll interval of it. *Module process* is exec to exit of the Go binary module (as Ansible runs it, without Ansible's own work around it); *duration_ms* is the module's own figure for the volume.\n\n",
+		fmt.Fprintf(&b, "`%s` on the fresh PH3-02 fleet, %d times, each a new volume on another server: the API creates the volume and attaches it in the same request, the attach coming back in `next_actions`; it can only progress once the create is done, so the least any client can take is the sum of the two action times, %s + %s = %s, and a client that polls every %s ends within one poll interval of it. *Module process*, the figure the target takes (the median of the runs), is exec to exit of the Go binary module as Ansible runs it, without Ansible's own work around it: it includes the process's start and the lookups before the create request, so it overstates the wait; *duration_ms* is the module's own figure for the volume.\n\n",
 			rep.Server.Command, len(rep.Server.Runs), secs3(rep.Server.Create), secs3(rep.Server.Attach), secs3(rep.Server.Create+rep.Server.Attach), rep.Server.Poll)
 		serverTable(&b, rep.Server)
 	}
