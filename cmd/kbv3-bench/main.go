@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string) int {
 		rpsDur     = fs.Duration("rps-duration", 5*time.Second, "duration of each simulator throughput row")
 		rpsWorkers = fs.String("rps-clients", "1,2,4,8", "concurrent clients of the throughput rows")
 		startRuns  = fs.Int("startup-runs", 20, "runs of each module process for the start-up cost")
-		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run")
+		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run (several, comma-separated: one report of a bench run in parts)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,7 +62,16 @@ func run(ctx context.Context, args []string) int {
 		return 2
 	}
 	if *render != "" {
-		rep, err := bench.Load(*render)
+		var parts []*bench.Report
+		var err error
+		for _, path := range strings.Split(*render, ",") {
+			var p *bench.Report
+			if p, err = bench.Load(path); err != nil {
+				break
+			}
+			parts = append(parts, p)
+		}
+		rep := bench.Merge(parts...)
 		if err == nil {
 			out := *out
 			if out != "" && !filepath.IsAbs(out) {

@@ -88,6 +88,7 @@ type Report struct {
 	Notes       []string
 	Server      *ServerResult
 	Elapsed     time.Duration
+	Parts       []Part `json:",omitempty"` // the harness runs of a merged report
 }
 
 // Find returns the run of that name, nil when it did not run.
@@ -209,6 +210,62 @@ func (rep *Report) Write(out io.Writer, path string) error {
 	}
 	fmt.Fprintf(out, "kbv3-bench: wrote %s\n", path)
 	return nil
+}
+
+// Merge puts the runs of several results together into one report, for a bench done in
+// parts (-render a.json,b.json): the first gives the machine and settings; a run of the same
+// name in a later part replaces the earlier one; the extras measured once (start-up, the
+// simulator's throughput, the create with server) come from the last part that has them.
+func Merge(parts ...*Report) *Report {
+	if len(parts) == 0 {
+		return &Report{}
+	}
+	out := *parts[0]
+	out.Ways, out.Extras = slices.Clone(out.Ways), slices.Clone(out.Extras)
+	out.Parts = []Part{{Invocation: out.Opts.Invocation, WorkDir: out.Opts.WorkDir, Started: out.Started, Elapsed: out.Elapsed}}
+	put := func(list []*WayResult, r *WayResult) []*WayResult {
+		for i, x := range list {
+			if x.Name == r.Name {
+				list[i] = r
+				return list
+			}
+		}
+		return append(list, r)
+	}
+	for _, p := range parts[1:] {
+		for _, w := range p.Ways {
+			out.Ways = put(out.Ways, w)
+		}
+		for _, e := range p.Extras {
+			out.Extras = put(out.Extras, e)
+		}
+		if p.Server != nil {
+			out.Server = p.Server
+		}
+		if len(p.Startup) > 0 {
+			out.Startup = p.Startup
+		}
+		if p.RPS != nil {
+			out.RPS = p.RPS
+		}
+		if out.ActionTimes == nil {
+			out.ActionTimes, out.SimArgs, out.RateLimit = p.ActionTimes, p.SimArgs, p.RateLimit
+		}
+		out.Notes = append(out.Notes, p.Notes...)
+		out.Elapsed += p.Elapsed
+		out.Parts = append(out.Parts, Part{Invocation: p.Opts.Invocation, WorkDir: p.Opts.WorkDir, Started: p.Started, Elapsed: p.Elapsed})
+	}
+	if len(parts) == 1 {
+		out.Parts = nil
+	}
+	return &out
+}
+
+// Part is one run of the harness among those a merged report puts together.
+type Part struct {
+	Invocation, WorkDir string
+	Started             time.Time
+	Elapsed             time.Duration
 }
 
 // Load reads results saved by Run.

@@ -277,3 +277,29 @@ func TestModernMissing(t *testing.T) {
 	assert.Contains(t, env, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false")
 	assert.Contains(t, env, "PATH="+m.Bin()+":")
 }
+
+func TestMerge(t *testing.T) {
+	run := func(name string, wall time.Duration) *WayResult {
+		return &WayResult{Name: name, Title: name, Measure: Measure{Wall: wall}}
+	}
+	a := &Report{Opts: Options{Invocation: "kbv3-bench -ways kbv3", WorkDir: "/w/a"}, Elapsed: time.Minute,
+		ActionTimes: defaultTimes, Ways: []*WayResult{run("kbv3", 35*time.Second), run("cli", 34*time.Second)},
+		Extras: []*WayResult{run("check", 2*time.Second)}}
+	b := &Report{Opts: Options{Invocation: "kbv3-bench -ways cli -extras big", WorkDir: "/w/b"}, Elapsed: 2 * time.Minute,
+		Ways: []*WayResult{run("cli", 33*time.Second)}, Extras: []*WayResult{fleetRun(500, 1, time.Minute, 2500, 0)},
+		Server: &ServerResult{Create: time.Second}}
+	m := Merge(a, b)
+	require.Len(t, m.Ways, 2)
+	assert.Equal(t, 33*time.Second, m.Find("cli").Measure.Wall, "a later part's run of the same name wins")
+	assert.Equal(t, 35*time.Second, m.Find("kbv3").Measure.Wall)
+	assert.NotNil(t, m.Find("check"))
+	assert.NotNil(t, m.fleet(500))
+	assert.NotNil(t, m.Server)
+	assert.Equal(t, 3*time.Minute, m.Elapsed)
+	require.Len(t, m.Parts, 2)
+	assert.Equal(t, "/w/b", m.Parts[1].WorkDir)
+	assert.Len(t, a.Ways, 2, "the parts are left as they were")
+	assert.Equal(t, 34*time.Second, a.Ways[1].Measure.Wall)
+	assert.Nil(t, Merge(a).Parts, "one part is no merge")
+	assert.Contains(t, m.Markdown(), "kbv3-bench -ways cli -extras big    #")
+}

@@ -640,12 +640,25 @@ func (rep *Report) Markdown() string {
 	routeTable(&b, rep.allRuns())
 
 	b.WriteString("\n## Commands\n\n")
-	b.WriteString("```sh\nmake bench        # deps, build, then:\n" + rep.Opts.Invocation + "\n```\n\n")
+	if len(rep.Parts) > 1 {
+		b.WriteString("This report puts together the runs of several invocations of the harness (`kbv3-bench -render A/results.json,B/results.json`), one after the other on the same machine; WORK is each one's work directory:\n\n```sh\nmake deps build modern-ansible\n")
+		for _, p := range rep.Parts {
+			fmt.Fprintf(&b, "%s    # %s, %s\n", p.Invocation, p.Started.UTC().Format("15:04 MST"), p.Elapsed.Round(time.Second))
+		}
+		b.WriteString("```\n\n")
+	} else {
+		b.WriteString("```sh\nmake bench        # deps, build, then:\n" + rep.Opts.Invocation + "\n```\n\n")
+	}
 	b.WriteString("Each run, from the repository root, with `HCLOUD_TOKEN` set to the simulator's token, `HCLOUD_ENDPOINT=http://127.0.0.1:PORT/v1`, and Ansible's temporary and async directories in the run's work directory (`WORK`):\n\n```sh\n")
 	for _, r := range rep.allRuns() {
 		if ran(r) {
 			cmd := r.Cmd.String()
 			cmd = strings.ReplaceAll(cmd, rep.Opts.WorkDir, "WORK")
+			for _, p := range rep.Parts {
+				if p.WorkDir != "" {
+					cmd = strings.ReplaceAll(cmd, p.WorkDir, "WORK")
+				}
+			}
 			cmd = strings.ReplaceAll(cmd, rep.Opts.Repo+"/", "")
 			fmt.Fprintf(&b, "# %s\n%s\n", r.Title, cmd)
 		}
@@ -665,6 +678,7 @@ func perVolume(r *WayResult) string {
 // (one per batch and stage, plus stage 0 and the verification), how many list requests
 // each made, and how the polls compare with the poll interval of hcloud-go.
 func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStart time.Duration) string {
+	batch = max(batch, 1)
 	waves := ceilDiv(w.Work.Detach, batch) + ceilDiv(w.Work.Delete, batch) + ceilDiv(w.Work.Create, batch) + ceilDiv(w.Work.Attach, batch)
 	if w.Name == "noop" {
 		// The same diff: the detach and delete stages still run, on volumes already gone.
