@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string) int {
 		rpsDur     = fs.Duration("rps-duration", 5*time.Second, "duration of each simulator throughput row")
 		rpsWorkers = fs.String("rps-clients", "1,2,4,8", "concurrent clients of the throughput rows")
 		startRuns  = fs.Int("startup-runs", 20, "runs of each module process for the start-up cost")
+		note       = fs.String("note", "", "with -render: a note to add to the report (why a part was not measured, what else ran on the machine)")
 		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run (several, comma-separated: one report of a bench run in parts)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string) int {
 			parts = append(parts, p)
 		}
 		rep := bench.Merge(parts...)
+		if *note != "" {
+			rep.Notes = append(rep.Notes, *note)
+		}
 		if err == nil {
 			out := *out
 			if out != "" && !filepath.IsAbs(out) {
