@@ -15,7 +15,8 @@ import (
 )
 
 // TestBenchPeersReachThePlan runs the ways `make bench` holds kbv3 against (the official
-// collection's two playbooks and the report's hcloud CLI loop) on the small fleet, and checks
+// collection's playbooks, hetzner.hcloud 1.11 and 5.x each written two ways, and the report's
+// hcloud CLI loop) on the small fleet, and checks
 // that each ends in the planned state with nothing outside the reviewed diff deleted. `make
 // bench` is not part of `make test`: without this, a baseline that broke would only show as a
 // failed row in the next benchmark.
@@ -26,12 +27,24 @@ func TestBenchPeersReachThePlan(t *testing.T) {
 	for _, peer := range []struct {
 		name     string
 		playbook string // "" for the CLI loop
+		modern   bool   // hetzner.hcloud 5.x on ansible-core 2.19
 	}{
-		{"official async batches", "bench/official/volume_reset_official.yml"},
-		{"official serial host batches", "bench/official/volume_reset_official_hosts.yml"},
-		{"hcloud CLI loop", ""},
+		{"official async batches", "bench/official/volume_reset_official.yml", false},
+		{"official serial host batches", "bench/official/volume_reset_official_hosts.yml", false},
+		{"modern async batches", "bench/modern/volume_reset_modern.yml", true},
+		{"modern serial host batches", "bench/modern/volume_reset_modern_hosts.yml", true},
+		{"hcloud CLI loop", "", false},
 	} {
 		t.Run(peer.name, func(t *testing.T) {
+			var modern []string
+			deadline := 4 * time.Minute
+			if peer.modern {
+				deadline = modernTimeout // ansible-core 2.19 is the slower controller
+				// The repository's ansible.cfg stays (forks, inventory); the collections are
+				// the toolchain's only, so that 1.11 cannot stand in for 5.x.
+				m := requireModern(t)
+				modern = append(m.PathEnv(t.TempDir()), "ANSIBLE_COLLECTIONS_PATH="+m.PythonPath)
+			}
 			t.Parallel()
 			s := relSim(t, f, simproc.Token)
 			w, err := e2e.NewWorkspace(t.TempDir(), f)
@@ -44,8 +57,8 @@ func TestBenchPeersReachThePlan(t *testing.T) {
 			before := relState(t, s)
 			var output string
 			if peer.playbook != "" {
-				r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: peer.playbook, Env: s.Env(),
-					Vars: map[string]any{"batch_size": 3}, Deadline: 4 * time.Minute})
+				r, err := w.Playbook(context.Background(), e2e.PlaybookOptions{Root: root, Playbook: peer.playbook, Env: append(s.Env(), modern...),
+					Vars: map[string]any{"batch_size": 3}, Deadline: deadline})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,6 +1,6 @@
 // Command kbv3-bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim with kbv3, the
-// official collection hetzner.hcloud and the hcloud CLI, measures each, and writes
-// docs/BENCHMARKS.md (see internal/bench).
+// official collection hetzner.hcloud (1.11 and 5.x) and the hcloud CLI, resets generated fleets
+// under the rate limit, measures each, and writes docs/BENCHMARKS.md (see internal/bench).
 package main
 
 import (
@@ -33,7 +33,9 @@ func run(ctx context.Context, args []string) int {
 		ways       = fs.String("ways", strings.Join(bench.AllWays, ","), "ways to run: some of "+strings.Join(bench.AllWays, ",")+" (or none)")
 		extras     = fs.String("extras", strings.Join(bench.AllExtras, ","), "extras: some of "+strings.Join(bench.AllExtras, ",")+" (or none)")
 		batch      = fs.Int("batch", 10, "batch size of every way")
-		bigN       = fs.Int("big", 500, "servers (and volumes) of the generated fleet")
+		fleets     = fs.String("fleets", fleetsText(bench.DefaultFleets), "generated fleets of the big extra, N[:SCALE],...: N servers and volumes, action times and rate-limit period divided by SCALE")
+		modern     = fs.String("modern", "", "directory of the modern toolchain, ansible-core 2.19 and hetzner.hcloud 5.x (default: $"+bench.ModernEnvVar+", else .cache/modern-ansible under -repo)")
+		serverRuns = fs.Int("server-runs", 3, "creates with server measured")
 		out        = fs.String("out", "docs/BENCHMARKS.md", "the report to write (relative to -repo; empty: none)")
 		work       = fs.String("work", "", "work directory (default: a new temporary one, kept)")
 		wayTimeout = fs.Duration("way-timeout", 30*time.Minute, "deadline of one run")
@@ -41,7 +43,8 @@ func run(ctx context.Context, args []string) int {
 		rpsDur     = fs.Duration("rps-duration", 5*time.Second, "duration of each simulator throughput row")
 		rpsWorkers = fs.String("rps-clients", "1,2,4,8", "concurrent clients of the throughput rows")
 		startRuns  = fs.Int("startup-runs", 20, "runs of each module process for the start-up cost")
-		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run")
+		note       = fs.String("note", "", "with -render: a note to add to the report (why a part was not measured, what else ran on the machine)")
+		render     = fs.String("render", "", "only re-render the report from the results.json of an earlier run (several, comma-separated: one report of a bench run in parts)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -60,7 +63,19 @@ func run(ctx context.Context, args []string) int {
 		return 2
 	}
 	if *render != "" {
-		rep, err := bench.Load(*render)
+		var parts []*bench.Report
+		var err error
+		for _, path := range strings.Split(*render, ",") {
+			var p *bench.Report
+			if p, err = bench.Load(path); err != nil {
+				break
+			}
+			parts = append(parts, p)
+		}
+		rep := bench.Merge(parts...)
+		if *note != "" {
+			rep.Notes = append(rep.Notes, *note)
+		}
 		if err == nil {
 			out := *out
 			if out != "" && !filepath.IsAbs(out) {
@@ -75,7 +90,7 @@ func run(ctx context.Context, args []string) int {
 		return 0
 	}
 	opts := bench.Options{
-		Repo: abs, SimBin: filepath.Join(abs, *simBin), Batch: *batch, BigN: *bigN,
+		Repo: abs, SimBin: filepath.Join(abs, *simBin), Batch: *batch, ServerRuns: *serverRuns,
 		WayTimeout: *wayTimeout, BigTimeout: *bigTimeout, RPSDuration: *rpsDur, StartupRuns: *startRuns,
 		Invocation: "go run ./cmd/kbv3-bench " + strings.Join(args, " "),
 	}
@@ -88,6 +103,21 @@ func run(ctx context.Context, args []string) int {
 	if opts.Ways, err = pick(*ways, bench.AllWays); err == nil {
 		opts.Extras, err = pick(*extras, bench.AllExtras)
 	}
+	if err == nil {
+		if opts.Fleets, err = bench.ParseFleets(*fleets); err != nil {
+			err = fmt.Errorf("-fleets: %w", err)
+		}
+	}
+	opts.Modern.Dir = *modern
+	if opts.Modern.Dir == "" {
+		opts.Modern.Dir = os.Getenv(bench.ModernEnvVar)
+	}
+	if opts.Modern.Dir == "" {
+		opts.Modern.Dir = filepath.Join(abs, ".cache", "modern-ansible")
+	}
+	if d, aerr := filepath.Abs(opts.Modern.Dir); aerr == nil {
+		opts.Modern.Dir = d
+	}
 	for _, w := range strings.Split(*rpsWorkers, ",") {
 		n, cerr := strconv.Atoi(strings.TrimSpace(w))
 		if cerr != nil || n < 1 || n > 64 {
@@ -96,8 +126,8 @@ func run(ctx context.Context, args []string) int {
 		}
 		opts.RPSWorkers = append(opts.RPSWorkers, n)
 	}
-	if err == nil && (*batch < 1 || *bigN < 1 || *startRuns < 1) {
-		err = fmt.Errorf("-batch, -big and -startup-runs must be at least 1")
+	if err == nil && (*batch < 1 || *serverRuns < 1 || *startRuns < 1) {
+		err = fmt.Errorf("-batch, -server-runs and -startup-runs must be at least 1")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kbv3-bench:", err)
@@ -131,6 +161,14 @@ func run(ctx context.Context, args []string) int {
 		}
 	}
 	return 0
+}
+
+func fleetsText(fs []bench.Fleet) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // pick parses a comma list against the known names; "none" is the empty list.

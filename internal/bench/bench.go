@@ -1,8 +1,9 @@
-// Package bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim four ways (kbv3, the
-// official collection hetzner.hcloud written two ways, the report's hcloud CLI loop), measures each (wall time,
-// requests by kind from the simulator's counters, 429s, peak memory, end state against the
-// plan), measures the extras (no-op rerun, --check, module start-up, a generated fleet, the
-// simulator's own throughput) and writes docs/BENCHMARKS.md.
+// Package bench is `make bench`: it resets the PH3-02 fleet on hcloud-sim six ways (kbv3, the
+// official collection hetzner.hcloud 1.11 and 5.x each written two ways, the report's hcloud
+// CLI loop), measures each (wall time, requests by kind from the simulator's counters, 429s,
+// peak memory, end state against the plan), measures the extras (no-op rerun, --check, a create
+// with server, module start-up, generated fleets under the rate limit, the simulator's own
+// throughput) and writes docs/BENCHMARKS.md.
 package bench
 
 import (
@@ -22,8 +23,10 @@ import (
 
 // Ways and extras, in the order they run.
 var (
-	AllWays   = []string{"kbv3", "official", "official-hosts", "cli"}
-	AllExtras = []string{"noop", "check", "startup", "big", "simrps"}
+	AllWays   = []string{"kbv3", "official", "official-hosts", "modern", "modern-hosts", "cli"}
+	AllExtras = []string{"noop", "check", "server", "startup", "big", "simrps"}
+	// officialWays are the official collection's: the targets hold kbv3 to the fastest.
+	officialWays = []string{"official", "official-hosts", "modern", "modern-hosts"}
 )
 
 // Token is the bearer token of every client: long and unlike any resource name, so that Ansible's
@@ -37,8 +40,10 @@ type Options struct {
 	Ways        []string
 	Extras      []string
 	Batch       int
-	BigN        int
-	Out         string // the Markdown report; "" writes none
+	Fleets      []Fleet // the generated fleets of the "big" extra
+	Modern      Modern  // the toolchain of the hetzner.hcloud 5.x ways
+	ServerRuns  int     // creates with server measured
+	Out         string  // the Markdown report; "" writes none
 	WorkDir     string
 	WayTimeout  time.Duration
 	BigTimeout  time.Duration
@@ -60,6 +65,7 @@ type WayResult struct {
 	Skipped  string
 	Bound    *Bound
 	Work     Work
+	Fleet    *FleetRun // set on a generated fleet's run
 }
 
 // OK reports whether the run ended well with the right end state.
@@ -77,11 +83,12 @@ type Report struct {
 	RateLimit   string
 	Ways        []*WayResult
 	Extras      []*WayResult
-	BigN        int
 	Startup     []StartupResult
 	RPS         *RPSResult
 	Notes       []string
+	Server      *ServerResult
 	Elapsed     time.Duration
+	Parts       []Part `json:",omitempty"` // the harness runs of a merged report
 }
 
 // Find returns the run of that name, nil when it did not run.
@@ -96,11 +103,19 @@ func (r *Report) Find(name string) *WayResult {
 
 // Run measures everything opts selects, prints the tables to out and writes opts.Out.
 func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
-	rep := &Report{Opts: opts, Started: time.Now(), BigN: opts.BigN}
+	rep := &Report{Opts: opts, Started: time.Now()}
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 		return nil, err
 	}
 	rep.Machine = DescribeMachine(ctx, opts.Repo)
+	if why := opts.Modern.Missing(); why != "" {
+		rep.Machine.Versions = append(rep.Machine.Versions, [2]string{"modern toolchain (hetzner.hcloud 5.x ways)", why})
+	} else {
+		v, _ := opts.Modern.CollectionVersion()
+		rep.Machine.Versions = append(rep.Machine.Versions,
+			[2]string{"ansible-core of the 5.x ways", opts.Modern.CoreVersion() + " (" + opts.Modern.Dir + ")"},
+			[2]string{"hetzner.hcloud of the 5.x ways", v})
+	}
 	planPath := filepath.Join(opts.Repo, "servers", "volume_plan_v3.json")
 	p, err := plan.Load(planPath)
 	if err != nil {
@@ -108,7 +123,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(out, "kbv3-bench: "+format+"\n", a...) }
 
-	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check")
+	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check") || has(opts.Extras, "server")
 	if needMain {
 		sim, err := startSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), "ph3-02", "--log-level", "error")
 		if err != nil {
@@ -145,12 +160,20 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		if has(opts.Extras, "check") {
 			rep.Extras = append(rep.Extras, r.check(ctx))
 		}
+		if has(opts.Extras, "server") {
+			rep.Server = r.serverCreate(ctx)
+		}
 		if err := sim.stop(); err != nil {
 			logf("%v (log: %s)", err, filepath.Join(opts.WorkDir, "hcloud-sim.log"))
 		}
 	}
 	if has(opts.Extras, "big") {
-		rep.Extras = append(rep.Extras, runBig(ctx, opts, logf))
+		for _, f := range opts.Fleets {
+			if ctx.Err() != nil {
+				break
+			}
+			rep.Extras = append(rep.Extras, runFleet(ctx, opts, f, logf))
+		}
 	}
 	if has(opts.Extras, "startup") {
 		rep.Startup = measureStartup(ctx, opts, logf)
@@ -187,6 +210,62 @@ func (rep *Report) Write(out io.Writer, path string) error {
 	}
 	fmt.Fprintf(out, "kbv3-bench: wrote %s\n", path)
 	return nil
+}
+
+// Merge puts the runs of several results together into one report, for a bench done in
+// parts (-render a.json,b.json): the first gives the machine and settings; a run of the same
+// name in a later part replaces the earlier one; the extras measured once (start-up, the
+// simulator's throughput, the create with server) come from the last part that has them.
+func Merge(parts ...*Report) *Report {
+	if len(parts) == 0 {
+		return &Report{}
+	}
+	out := *parts[0]
+	out.Ways, out.Extras = slices.Clone(out.Ways), slices.Clone(out.Extras)
+	out.Parts = []Part{{Invocation: out.Opts.Invocation, WorkDir: out.Opts.WorkDir, Started: out.Started, Elapsed: out.Elapsed}}
+	put := func(list []*WayResult, r *WayResult) []*WayResult {
+		for i, x := range list {
+			if x.Name == r.Name {
+				list[i] = r
+				return list
+			}
+		}
+		return append(list, r)
+	}
+	for _, p := range parts[1:] {
+		for _, w := range p.Ways {
+			out.Ways = put(out.Ways, w)
+		}
+		for _, e := range p.Extras {
+			out.Extras = put(out.Extras, e)
+		}
+		if p.Server != nil {
+			out.Server = p.Server
+		}
+		if len(p.Startup) > 0 {
+			out.Startup = p.Startup
+		}
+		if p.RPS != nil {
+			out.RPS = p.RPS
+		}
+		if out.ActionTimes == nil {
+			out.ActionTimes, out.SimArgs, out.RateLimit = p.ActionTimes, p.SimArgs, p.RateLimit
+		}
+		out.Notes = append(out.Notes, p.Notes...)
+		out.Elapsed += p.Elapsed
+		out.Parts = append(out.Parts, Part{Invocation: p.Opts.Invocation, WorkDir: p.Opts.WorkDir, Started: p.Started, Elapsed: p.Elapsed})
+	}
+	if len(parts) == 1 {
+		out.Parts = nil
+	}
+	return &out
+}
+
+// Part is one run of the harness among those a merged report puts together.
+type Part struct {
+	Invocation, WorkDir string
+	Started             time.Time
+	Elapsed             time.Duration
 }
 
 // Load reads results saved by Run.
@@ -308,6 +387,18 @@ func (r *runner) wayCmd(way, dir string, extra ...string) (Cmd, error) {
 			book = "bench/official/volume_reset_official_hosts.yml"
 		}
 		c.Argv = append([]string{"ansible-playbook", book, "-e", "@" + vars}, extra...)
+	case "modern", "modern-hosts":
+		vars, err := writeVars(dir, map[string]any{"diff_path": diff, "snapshot_path": snapshot, "batch_size": r.opts.Batch})
+		if err != nil {
+			return c, err
+		}
+		book := "bench/modern/volume_reset_modern.yml"
+		if way == "modern-hosts" {
+			book = "bench/modern/volume_reset_modern_hosts.yml"
+		}
+		c.Env = append(c.Env, r.opts.Modern.Env(filepath.Join(dir, "ansible-home"))...)
+		// The harness resolves the command with its own PATH: the toolchain's, by its path.
+		c.Argv = append([]string{filepath.Join(r.opts.Modern.Bin(), "ansible-playbook"), book, "-e", "@" + vars}, extra...)
 	case "cli":
 		c.Env = append(c.Env, fmt.Sprintf("BATCH_SIZE=%d", r.opts.Batch))
 		c.Argv = []string{"bash", "bench/cli/volume_reset_cli.sh", r.planPath, diff, snapshot}
@@ -321,6 +412,8 @@ var wayTitles = map[string]string{
 	"kbv3":           "kbv3 (volume_reset_v3.yml)",
 	"official":       "hetzner.hcloud 1.11, async batches",
 	"official-hosts": "hetzner.hcloud 1.11, serial host batches",
+	"modern":         "hetzner.hcloud 5.x (ansible-core 2.19), async batches",
+	"modern-hosts":   "hetzner.hcloud 5.x (ansible-core 2.19), serial host batches",
 	"cli":            "hcloud CLI Bash loop",
 	"noop":           "kbv3 no-op rerun (same diff)",
 	"noop-fresh":     "kbv3 no-op rerun (fresh diff)",
@@ -370,6 +463,12 @@ func (r *runner) way(ctx context.Context, way string) *WayResult {
 	if way == "kbv3" {
 		if missing := kbv3Missing(r.opts.Repo); len(missing) > 0 {
 			res.Skipped = "plugins/modules has no " + strings.Join(missing, ", ") + " (make build)"
+			return r.done(res)
+		}
+	}
+	if strings.HasPrefix(way, "modern") {
+		if why := r.opts.Modern.Missing(); why != "" {
+			res.Skipped = why
 			return r.done(res)
 		}
 	}
@@ -474,37 +573,58 @@ func (r *runner) check(ctx context.Context) *WayResult {
 	return r.done(res)
 }
 
-// runBig resets a generated fleet of opts.BigN servers with kbv3, on its own simulator.
-func runBig(ctx context.Context, opts Options, logf func(string, ...any)) *WayResult {
-	res := &WayResult{Name: "big", Title: fmt.Sprintf("%s of %d", wayTitles["big"], opts.BigN), Check: "plan"}
+// runFleet resets a generated fleet of f.N servers with kbv3, on its own simulator with the
+// rate limit on, its action times and rate-limit period divided by f.Scale.
+func runFleet(ctx context.Context, opts Options, f Fleet, logf func(string, ...any)) *WayResult {
+	name := f.Name()
+	res := &WayResult{Name: name, Title: fmt.Sprintf("%s of %d", wayTitles["big"], f.N), Check: "plan", Fleet: &FleetRun{Fleet: f}}
+	if f.Scale > 1 {
+		res.Title += fmt.Sprintf(" (time ÷%d)", f.Scale)
+	}
 	if missing := kbv3Missing(opts.Repo); len(missing) > 0 {
 		res.Skipped = "plugins/modules has no " + strings.Join(missing, ", ") + " (make build)"
-		logf("big: skipped: %s", res.Skipped)
+		logf("%s: skipped: %s", name, res.Skipped)
 		return res
 	}
-	dir := filepath.Join(opts.WorkDir, "big")
+	dir := filepath.Join(opts.WorkDir, name)
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	sim, err := startSim(ctx, opts.SimBin, filepath.Join(dir, "hcloud-sim.log"), fmt.Sprintf("generated:%d", opts.BigN), "--log-level", "error")
+	scenario := fmt.Sprintf("generated:%d", f.N)
+	logPath := filepath.Join(dir, "hcloud-sim.log")
+	sim, err := startSim(ctx, opts.SimBin, logPath, scenario, "--log-level", "error")
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	defer sim.stop()
-	logf("big: started %s %s", opts.SimBin, strings.Join(redact(sim.Args), " "))
+	defer func() { _ = sim.stop() }()
 	cfg, err := sim.Config()
+	var times map[string]time.Duration
+	if err == nil {
+		times, err = cfg.ActionDurations()
+	}
+	// The API's limit, whatever the simulator's default: these runs are about it.
+	rl := RateLimit{Limit: 3600, Period: time.Hour}
+	if err == nil && cfg.RateLimit.Enabled {
+		var p time.Duration
+		if p, err = time.ParseDuration(cfg.RateLimit.Period); err == nil {
+			rl = RateLimit{Limit: cfg.RateLimit.Limit, Period: p}
+		}
+	}
+	if err == nil {
+		// Restarted with the run's limit and times, so that its bucket is full at the start.
+		_ = sim.stop()
+		sim, err = startSim(ctx, opts.SimBin, logPath, scenario, append(scaledSimArgs(times, rl, f.Scale), "--log-level", "error")...)
+	}
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	times, err := cfg.ActionDurations()
-	if err != nil {
-		res.Skipped = err.Error()
-		return res
-	}
+	times = ScaleTimes(times, f.Scale)
+	res.Fleet.RateLimit = rl.Scaled(f.Scale)
+	logf("%s: started %s %s", name, opts.SimBin, strings.Join(redact(sim.Args), " "))
 	before, err := sim.state()
 	if err != nil {
 		res.Skipped = err.Error()
