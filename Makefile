@@ -109,7 +109,7 @@ soak: deps build
 # reliability-doc: run the fault matrix, recording its results, and render docs/RELIABILITY.md.
 reliability-doc: deps build
 	@rm -f .build/reliability.json
-	KBV3_RELIABILITY_JSON=$(CURDIR)/.build/reliability.json $(GO) test -count=1 -timeout 20m -run 'TestReliabilityFaultMatrix' ./tests/
+	KBV3_RELIABILITY_JSON=$(CURDIR)/.build/reliability.json $(GO) test -count=1 -timeout 45m -run 'TestReliabilityFaultMatrix' ./tests/
 	$(GO) run ./cmd/kbv3-soak -render-doc .build/reliability.json -o docs/RELIABILITY.md
 
 # modern-ansible: Debian trixie's ansible-core 2.19 and ansible 12 (hetzner.hcloud 5.x) unpacked into
