@@ -1,12 +1,6 @@
 package hz
 
-import (
-	"cmp"
-	"maps"
-	"slices"
-
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
-)
+import "github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 // Recorded is a snapshot made from state read earlier instead of from requests: a check-mode
 // reset predicts every stage from what its stage 0 read, since nothing changes in between.
@@ -72,5 +66,5 @@ func (s *Snapshot) Answers(opts SnapshotOpts) bool {
 func (s *Snapshot) Servers() []*hcloud.Server {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return slices.SortedFunc(maps.Values(s.servers), func(a, b *hcloud.Server) int { return cmp.Compare(a.Name, b.Name) })
+	return byName(s.servers)
 }

@@ -1,7 +1,6 @@
 package hz
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -301,7 +300,16 @@ func (s *Snapshot) VolumeByID(id int64) *hcloud.Volume {
 func (s *Snapshot) Volumes() []*hcloud.Volume {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return slices.SortedFunc(maps.Values(s.volumes), func(a, b *hcloud.Volume) int { return cmp.Compare(a.Name, b.Name) })
+	return byName(s.volumes)
+}
+
+// byName returns the values of a map keyed by name, in the order of their names.
+func byName[T any](m map[string]T) []T {
+	out := make([]T, 0, len(m))
+	for _, n := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[n])
+	}
+	return out
 }
 
 // Server returns the server of that name, or nil when it does not exist (or was not looked up).
