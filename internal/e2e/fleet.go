@@ -97,6 +97,15 @@ func describe(st simproc.State, v schema.Volume) string {
 		v.Size, v.Location.Name, ServerName(st, v), v.Labels, v.Protection.Delete, format)
 }
 
+// attachedTo names the server v is attached to, so that a problem about an old volume can be
+// told apart by host even when the volume's name does not contain the host's.
+func attachedTo(st simproc.State, v schema.Volume) string {
+	if name := ServerName(st, v); name != "" {
+		return ", attached to " + name
+	}
+	return ""
+}
+
 // Changed compares the named volumes of before with after (same id, name, size, location,
 // server, labels, protection, format) and returns one sentence per difference.
 func Changed(before, after simproc.State, names ...string) []string {
@@ -232,12 +241,12 @@ func CheckFleet(w Want, before, after simproc.State) []string {
 			continue
 		}
 		if w.deletes(v) {
-			problems = append(problems, fmt.Sprintf("old volume %s (id %d, on the diff's delete list) is still there", v.Name, v.ID))
+			problems = append(problems, fmt.Sprintf("old volume %s (id %d, on the diff's delete list) is still there%s", v.Name, v.ID, attachedTo(after, v)))
 			continue
 		}
 		for _, pat := range w.Old {
 			if ok, _ := path.Match(pat, v.Name); ok {
-				problems = append(problems, fmt.Sprintf("old volume %s (id %d, matching %s) is still there", v.Name, v.ID, pat))
+				problems = append(problems, fmt.Sprintf("old volume %s (id %d, matching %s) is still there%s", v.Name, v.ID, pat, attachedTo(after, v)))
 				break
 			}
 		}

@@ -98,7 +98,7 @@ func TestCheckFleet(t *testing.T) {
 		}, want: []string{"kbv3-c-01-data: its server c-01 does not exist"}},
 		{name: "old volume of the delete list left", edit: func(_ *Want, b, a *simproc.State) {
 			a.Volumes = append(a.Volumes, b.Volumes[0])
-		}, want: []string{"old volume vol-a-01 (id 10, on the diff's delete list) is still there"}},
+		}, want: []string{"old volume vol-a-01 (id 10, on the diff's delete list) is still there, attached to a-01"}},
 		{name: "old volume outside the delete list left", edit: func(_ *Want, b, a *simproc.State) {
 			b.Volumes = append(b.Volumes, vol(13, "vol-keep", 10, "fsn1", 0))
 			a.Volumes = append(a.Volumes, b.Volumes[3])
