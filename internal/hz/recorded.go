@@ -8,14 +8,8 @@ import "github.com/hetznercloud/hcloud-go/v2/hcloud"
 // found and missing the names that were looked up and do not exist, so that both answer
 // without a request.
 func Recorded(volumes []*hcloud.Volume, servers []*hcloud.Server, missing []string, allVolumes bool) *Snapshot {
-	s := &Snapshot{
-		volumes:      map[string]*hcloud.Volume{},
-		servers:      map[string]*hcloud.Server{},
-		serverNames:  map[int64]string{},
-		lookedUp:     map[string]bool{},
-		serverLooked: map[string]bool{},
-		allVolumes:   allVolumes,
-	}
+	s := newSnapshot()
+	s.allVolumes = allVolumes
 	for _, v := range volumes {
 		s.volumes[v.Name] = v
 		s.lookedUp[v.Name] = true

@@ -82,6 +82,18 @@ type Snapshot struct {
 	labelSelector string
 }
 
+// newSnapshot is an empty snapshot, its maps made: the one constructor of both a read
+// (Client.Snapshot) and a recorded (Recorded) snapshot.
+func newSnapshot() *Snapshot {
+	return &Snapshot{
+		volumes:      map[string]*hcloud.Volume{},
+		servers:      map[string]*hcloud.Server{},
+		serverNames:  map[int64]string{},
+		lookedUp:     map[string]bool{},
+		serverLooked: map[string]bool{},
+	}
+}
+
 // Snapshot reads the volumes and servers opts name, with list requests only, as few as the
 // names and the size of the project allow (see lister.read).
 func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, error) {
@@ -89,14 +101,8 @@ func (c *Client) Snapshot(ctx context.Context, opts SnapshotOpts) (*Snapshot, er
 		// Names looked up one by one would ignore the selector.
 		opts.AllVolumes = true
 	}
-	s := &Snapshot{
-		volumes:       map[string]*hcloud.Volume{},
-		servers:       map[string]*hcloud.Server{},
-		serverNames:   map[int64]string{},
-		lookedUp:      map[string]bool{},
-		serverLooked:  map[string]bool{},
-		labelSelector: opts.LabelSelector,
-	}
+	s := newSnapshot()
+	s.labelSelector = opts.LabelSelector
 	if err := c.readVolumes(ctx, s, opts); err != nil {
 		return nil, err
 	}
