@@ -62,15 +62,40 @@ func recordsVolumeRows(report string) []string {
 func TestE2ERecordsOfAFullThenALimitedRun(t *testing.T) {
 	env, ctx := e2eStart(t, e2e.Options{})
 	e2eComputeDiff(t, ctx, env)
-	plan := env.Plan()
+	sizes := recordsPlannedSizes(env)
+	runs := recordsCheckFullThenLimitedRuns(t, env)
+	t.Run("reports", func(t *testing.T) { assertRecordsReports(t, env, runs) })
+	t.Run("log", func(t *testing.T) { assertRecordsLog(t, env, runs, sizes) })
+}
+
+// recordsRuns are what the records test keeps of its three runs.
+type recordsRuns struct {
+	checkID, fullID, limID string
+	// fullReport is the path of the full run's own report, fullData its content right after
+	// that run, to tell whether the limited run left it whole.
+	fullReport string
+	fullData   []byte
+	// limited are the hosts of the --limit run.
+	limited []string
+}
+
+// recordsPlannedSizes are the sizes in GB of the volumes the plan and the diff name, by name:
+// what each operation log line must give.
+func recordsPlannedSizes(env *e2e.Env) map[string]int {
 	sizes := map[string]int{}
-	for _, e := range plan.Volumes {
+	for _, e := range env.Plan().Volumes {
 		sizes[e.Name()] = e.SizeGB
 	}
 	for _, d := range env.Diff().Delete {
 		sizes[d.Name] = d.SizeGB
 	}
+	return sizes
+}
 
+// recordsCheckFullThenLimitedRuns runs the reset with --check, for real, then with --limit
+// after two of the limited hosts' volumes were detached by hand.
+func recordsCheckFullThenLimitedRuns(t *testing.T, env *e2e.Env) recordsRuns {
+	t.Helper()
 	check := env.Playbook(runCtx(t), e2e.ResetPlaybook, "--check")
 	e2eRequireOK(t, check)
 	checkID := recordsRunID(t, check)
@@ -95,105 +120,127 @@ func TestE2ERecordsOfAFullThenALimitedRun(t *testing.T) {
 	assert.Equal(t, map[string]map[string]int{
 		"create": {}, "detach": {}, "attach": {"attached": 2}, "delete": {},
 	}, e2eActions(t, lim))
+	return recordsRuns{checkID: checkID, fullID: fullID, limID: limID, fullReport: fullReport, fullData: fullData, limited: limited}
+}
 
-	t.Run("reports", func(t *testing.T) {
-		entries, err := os.ReadDir(filepath.Join(env.Dir, "reports"))
-		require.NoError(t, err)
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		assert.ElementsMatch(t, []string{"volume_reset_v3.md", "volume_reset_v3-" + fullID + ".md", "volume_reset_v3-" + limID + ".md"}, names,
-			"one report per real run (the check run writes none) and the stable path")
-		stable := env.Path(e2e.ReportFile)
-		fi, err := os.Lstat(stable)
-		require.NoError(t, err)
-		require.True(t, fi.Mode()&os.ModeSymlink != 0, "the stable path is a link")
-		target, err := os.Readlink(stable)
-		require.NoError(t, err)
-		assert.Equal(t, "volume_reset_v3-"+limID+".md", target, "to the latest run's report")
+// assertRecordsReports: one report per real run under reports/, the stable path a link to the
+// latest, the full run's report left whole and the limited one stating its scope and hosts.
+func assertRecordsReports(t *testing.T, env *e2e.Env, runs recordsRuns) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(env.Dir, "reports"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"volume_reset_v3.md", "volume_reset_v3-" + runs.fullID + ".md", "volume_reset_v3-" + runs.limID + ".md"}, names,
+		"one report per real run (the check run writes none) and the stable path")
+	stable := env.Path(e2e.ReportFile)
+	fi, err := os.Lstat(stable)
+	require.NoError(t, err)
+	require.True(t, fi.Mode()&os.ModeSymlink != 0, "the stable path is a link")
+	target, err := os.Readlink(stable)
+	require.NoError(t, err)
+	assert.Equal(t, "volume_reset_v3-"+runs.limID+".md", target, "to the latest run's report")
 
-		after, err := os.ReadFile(fullReport)
-		require.NoError(t, err)
-		assert.Equal(t, string(fullData), string(after), "the limited run left the full run's report as it was")
-		full := string(after)
-		assert.Contains(t, full, "**Run:** "+fullID)
-		assert.Contains(t, full, "- Scope: full, every plan host (47)")
-		assert.Contains(t, full, "- Check mode: no")
-		assert.Contains(t, full, "- Endpoint: "+env.Endpoint)
-		assert.Regexp(t, `(?m)^- Started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, full)
-		assert.Regexp(t, `(?m)^- Ended: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, full)
-		assert.Regexp(t, `(?m)^- Duration: \S+$`, full)
-		assert.Contains(t, full, "created 47 (2800 GB)")
-		assert.Contains(t, full, "attached 47 (2800 GB)")
-		var hosts []string
-		for _, e := range plan.Volumes {
-			hosts = append(hosts, e.Hostname)
-		}
-		sort.Strings(hosts)
-		assert.Equal(t, hosts, recordsVolumeRows(full), "the full report has a row per plan host")
-		assert.Regexp(t, `\| redis-01 \| kbv3-redis-01-data \|[^\n]*\| /dev/disk/by-id/scsi-0HC_Volume_\d+ \|`, full, "each row gives the device")
-		assert.NotContains(t, full, env.Token)
+	assertRecordsFullReport(t, env, runs)
+	assertRecordsLimitedReport(t, env, runs)
+}
 
-		limData, err := os.ReadFile(filepath.Join(env.Dir, "reports", "volume_reset_v3-"+limID+".md"))
-		require.NoError(t, err)
-		limReport := string(limData)
-		assert.Contains(t, limReport, "**Run:** "+limID)
-		assert.Contains(t, limReport, "- Scope: limited (--limit) to 3 plan hosts: redis-01, redis-02, redis-03")
-		assert.Equal(t, limited, recordsVolumeRows(limReport), "the limited report's rows are its hosts'")
-		assert.Regexp(t, `\| attach \| kbv3-redis-01-data \| \d+ \| 20 \| redis-01 \|`, limReport, "what this run did, per volume")
-		assert.Regexp(t, `\| attach \| kbv3-redis-02-data \| \d+ \| 20 \| redis-02 \|`, limReport)
-		_, did, _ := strings.Cut(limReport, "\n## What this run did\n")
-		did, _, _ = strings.Cut(did, "\n## ")
-		assert.NotContains(t, did, "redis-03", "nothing was done to redis-03's volume")
-		assert.NotContains(t, limReport, env.Token)
-	})
+// assertRecordsFullReport: the full run's report, as the limited run left it.
+func assertRecordsFullReport(t *testing.T, env *e2e.Env, runs recordsRuns) {
+	t.Helper()
+	after, err := os.ReadFile(runs.fullReport)
+	require.NoError(t, err)
+	assert.Equal(t, string(runs.fullData), string(after), "the limited run left the full run's report as it was")
+	full := string(after)
+	assert.Contains(t, full, "**Run:** "+runs.fullID)
+	assert.Contains(t, full, "- Scope: full, every plan host (47)")
+	assert.Contains(t, full, "- Check mode: no")
+	assert.Contains(t, full, "- Endpoint: "+env.Endpoint)
+	assert.Regexp(t, `(?m)^- Started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, full)
+	assert.Regexp(t, `(?m)^- Ended: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, full)
+	assert.Regexp(t, `(?m)^- Duration: \S+$`, full)
+	assert.Contains(t, full, "created 47 (2800 GB)")
+	assert.Contains(t, full, "attached 47 (2800 GB)")
+	var hosts []string
+	for _, e := range env.Plan().Volumes {
+		hosts = append(hosts, e.Hostname)
+	}
+	sort.Strings(hosts)
+	assert.Equal(t, hosts, recordsVolumeRows(full), "the full report has a row per plan host")
+	assert.Regexp(t, `\| redis-01 \| kbv3-redis-01-data \|[^\n]*\| /dev/disk/by-id/scsi-0HC_Volume_\d+ \|`, full, "each row gives the device")
+	assert.NotContains(t, full, env.Token)
+}
 
-	t.Run("log", func(t *testing.T) {
-		lines, err := e2e.ReadOplog(env.Path(e2e.LogFile))
-		require.NoError(t, err)
-		require.NotEmpty(t, lines)
-		byRun := map[string][]oplog.Entry{}
-		for _, e := range lines {
-			require.NotEmpty(t, e.RunID, "a line without run id: %+v", e)
-			byRun[e.RunID] = append(byRun[e.RunID], e)
-		}
-		require.Len(t, byRun, 3, "the lines of three runs")
+// assertRecordsLimitedReport: the limited run's report states its scope and lists its hosts only.
+func assertRecordsLimitedReport(t *testing.T, env *e2e.Env, runs recordsRuns) {
+	t.Helper()
+	limData, err := os.ReadFile(filepath.Join(env.Dir, "reports", "volume_reset_v3-"+runs.limID+".md"))
+	require.NoError(t, err)
+	limReport := string(limData)
+	assert.Contains(t, limReport, "**Run:** "+runs.limID)
+	assert.Contains(t, limReport, "- Scope: limited (--limit) to 3 plan hosts: redis-01, redis-02, redis-03")
+	assert.Equal(t, runs.limited, recordsVolumeRows(limReport), "the limited report's rows are its hosts'")
+	assert.Regexp(t, `\| attach \| kbv3-redis-01-data \| \d+ \| 20 \| redis-01 \|`, limReport, "what this run did, per volume")
+	assert.Regexp(t, `\| attach \| kbv3-redis-02-data \| \d+ \| 20 \| redis-02 \|`, limReport)
+	_, did, _ := strings.Cut(limReport, "\n## What this run did\n")
+	did, _, _ = strings.Cut(did, "\n## ")
+	assert.NotContains(t, did, "redis-03", "nothing was done to redis-03's volume")
+	assert.NotContains(t, limReport, env.Token)
+}
 
-		would := map[string]int{}
-		for _, e := range byRun[checkID] {
-			assert.True(t, e.CheckMode, "a check run's line: %+v", e)
-			would[e.Outcome]++
-			if e.Outcome == "would_attach" {
-				assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
-			}
-			assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
-		}
-		assert.Equal(t, map[string]int{"would_create": 47, "would_detach": 40, "would_attach": 47, "would_delete": 40}, would)
+// assertRecordsLog: the operation log tells the three runs apart by run id and check mode, logs
+// every would_* of the check run, and gives each change its size, duration and attach target.
+func assertRecordsLog(t *testing.T, env *e2e.Env, runs recordsRuns, sizes map[string]int) {
+	t.Helper()
+	lines, err := e2e.ReadOplog(env.Path(e2e.LogFile))
+	require.NoError(t, err)
+	require.NotEmpty(t, lines)
+	byRun := map[string][]oplog.Entry{}
+	for _, e := range lines {
+		require.NotEmpty(t, e.RunID, "a line without run id: %+v", e)
+		byRun[e.RunID] = append(byRun[e.RunID], e)
+	}
+	require.Len(t, byRun, 3, "the lines of three runs")
 
-		done := func(id string) map[string]int {
-			n := map[string]int{}
-			for _, e := range byRun[id] {
-				assert.False(t, e.CheckMode, "a real run's line: %+v", e)
-				assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
-				if e.Outcome == "started" {
-					continue
-				}
-				n[e.Outcome]++
-				assert.Positive(t, e.DurationMS, "duration of %+v", e)
-				switch e.Module {
-				case "kbv3_volume_attach":
-					assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
-				case "kbv3_volume_detach":
-					assert.NotEmpty(t, e.Server, "the server detached from: %+v", e)
-				}
-			}
-			return n
+	would := map[string]int{}
+	for _, e := range byRun[runs.checkID] {
+		assert.True(t, e.CheckMode, "a check run's line: %+v", e)
+		would[e.Outcome]++
+		if e.Outcome == "would_attach" {
+			assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
 		}
-		assert.Equal(t, map[string]int{"created": 47, "detached": 40, "attached": 47, "deleted": 40}, done(fullID))
-		assert.Equal(t, map[string]int{"attached": 2}, done(limID))
-		for _, e := range byRun[limID] {
-			assert.Contains(t, []string{"redis-01", "redis-02"}, e.Server, "the limited run touched its hosts only: %+v", e)
+		assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
+	}
+	assert.Equal(t, map[string]int{"would_create": 47, "would_detach": 40, "would_attach": 47, "would_delete": 40}, would)
+
+	assert.Equal(t, map[string]int{"created": 47, "detached": 40, "attached": 47, "deleted": 40}, recordsRealRunOutcomes(t, byRun[runs.fullID], sizes))
+	assert.Equal(t, map[string]int{"attached": 2}, recordsRealRunOutcomes(t, byRun[runs.limID], sizes))
+	for _, e := range byRun[runs.limID] {
+		assert.Contains(t, []string{"redis-01", "redis-02"}, e.Server, "the limited run touched its hosts only: %+v", e)
+	}
+}
+
+// recordsRealRunOutcomes counts the outcomes of a real run's log lines but "started", asserting
+// of each line its check mode, size, duration and server.
+func recordsRealRunOutcomes(t *testing.T, lines []oplog.Entry, sizes map[string]int) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, e := range lines {
+		assert.False(t, e.CheckMode, "a real run's line: %+v", e)
+		assert.Equal(t, sizes[e.Volume], e.SizeGB, "size of %s in %+v", e.Volume, e)
+		if e.Outcome == "started" {
+			continue
 		}
-	})
+		n[e.Outcome]++
+		assert.Positive(t, e.DurationMS, "duration of %+v", e)
+		switch e.Module {
+		case "kbv3_volume_attach":
+			assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
+		case "kbv3_volume_detach":
+			assert.NotEmpty(t, e.Server, "the server detached from: %+v", e)
+		}
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -38,7 +39,32 @@ func opsResult(t *testing.T, r *e2e.Run, name string) (opsTask, string) {
 // describes, it does not fail), and a misspelt single name (a warning, never silence).
 func TestModulesInAUsersPlaybook(t *testing.T) {
 	env, ctx := e2eStart(t, e2e.Options{})
-	var old, moved schema.Volume
+	old, moved := opsOldVolumes(t, env)
+	oldServer, movedServer := e2e.ServerName(env.Initial, old), e2e.ServerName(env.Initial, moved)
+	typo := old.Name + "x"
+	path := opsWriteUsersPlaybook(t, env, old, oldServer, typo)
+
+	check := env.Command(ctx, nil, "ansible-playbook", path, "--check")
+	e2eRequireOK(t, check)
+	assertOpsCheckRun(t, env, check, typo)
+
+	real := env.Command(ctx, nil, "ansible-playbook", path)
+	require.NoError(t, real.Err, real.Summary())
+	assertOpsRealRun(t, real)
+
+	opsAttachKeepEntry(t, ctx, env, moved, movedServer)
+	for _, v := range env.State().Volumes {
+		if v.Name == moved.Name {
+			assert.Equal(t, movedServer, e2e.ServerName(env.State(), v), "attached back to its server")
+		}
+		assert.NotEqual(t, old.Name, v.Name, "the old volume was deleted")
+	}
+}
+
+// opsOldVolumes are two attached old (vol-*) volumes of the initial fleet: old for the user's
+// playbook to detach and delete, moved for a keep entry to attach back.
+func opsOldVolumes(t *testing.T, env *e2e.Env) (old, moved schema.Volume) {
+	t.Helper()
 	for _, v := range env.Initial.Volumes {
 		if !strings.HasPrefix(v.Name, "vol-") || v.Server == nil {
 			continue
@@ -50,9 +76,13 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, moved.Name, "two attached old volumes in ph3-02")
-	oldServer, movedServer := e2e.ServerName(env.Initial, old), e2e.ServerName(env.Initial, moved)
-	typo := old.Name + "x"
+	return old, moved
+}
 
+// opsWriteUsersPlaybook writes the user's playbook (detach then delete old, verify, and a
+// misspelt name to detach and attach) and returns its path.
+func opsWriteUsersPlaybook(t *testing.T, env *e2e.Env, old schema.Volume, oldServer, typo string) string {
+	t.Helper()
 	playbook := fmt.Sprintf(`---
 - name: A user's own playbook
   hosts: localhost
@@ -81,9 +111,13 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
 `, old.Name, old.ID, oldServer, old.Size, typo)
 	path := filepath.Join(env.Dir, "my_volumes.yml")
 	require.NoError(t, os.WriteFile(path, []byte(playbook), 0o644))
+	return path
+}
 
-	check := env.Command(ctx, nil, "ansible-playbook", path, "--check")
-	e2eRequireOK(t, check)
+// assertOpsCheckRun: under --check nothing changes, the delete predicts a refusal without
+// failing, verify describes, and each misspelt name gets a warning.
+func assertOpsCheckRun(t *testing.T, env *e2e.Env, check *e2e.Run, typo string) {
+	t.Helper()
 	assert.Zero(t, env.Mutating(), "check mode changes nothing")
 
 	det, _ := opsResult(t, check, "Detach the old volume")
@@ -109,21 +143,28 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
 	assert.Equal(t, "would_attach", typoAtt.Volumes[0].Action)
 	require.Len(t, typoAtt.Warnings, 1)
 	assert.Contains(t, typoAtt.Warnings[0], "a real run fails unless an earlier task creates it")
+}
 
-	real := env.Command(ctx, nil, "ansible-playbook", path)
-	require.NoError(t, real.Err, real.Summary())
-	det, _ = opsResult(t, real, "Detach the old volume")
+// assertOpsRealRun: for real, the detach lifts the refusal check mode predicted, verify fails on
+// its problem and the misspelt attach fails as check mode warned.
+func assertOpsRealRun(t *testing.T, real *e2e.Run) {
+	t.Helper()
+	det, _ := opsResult(t, real, "Detach the old volume")
 	assert.Equal(t, "detached", det.Volumes[0].Action)
-	del, status = opsResult(t, real, "Delete the old volume")
+	del, status := opsResult(t, real, "Delete the old volume")
 	assert.Equal(t, "changed", status, "the detach task before it lifted the refusal check mode predicted")
 	assert.Equal(t, "deleted", del.Volumes[0].Action)
 	_, status = opsResult(t, real, "Verify the new volume")
 	assert.Equal(t, "ignored", status, "a real run's verify fails on the problem")
-	typoAtt, status = opsResult(t, real, "Attach a misspelt name")
+	typoAtt, status := opsResult(t, real, "Attach a misspelt name")
 	assert.Equal(t, "ignored", status, "what check mode warned about")
 	assert.Equal(t, "failed", typoAtt.Volumes[0].Action)
+}
 
-	// An entry of the diff's keep list, as kbv3_volume_info writes it, attaches as it is.
+// opsAttachKeepEntry detaches moved, then attaches an entry of the diff's keep list for it, as
+// kbv3_volume_info writes it (accepted as it is), and the same entry with another id (refused).
+func opsAttachKeepEntry(t *testing.T, ctx context.Context, env *e2e.Env, moved schema.Volume, movedServer string) {
+	t.Helper()
 	keep := map[string]any{"hostname": movedServer, "volume": moved.Name, "id": moved.ID, "size_gb": moved.Size,
 		"location": moved.Location.Name, "server": movedServer}
 	wrong := map[string]any{}
@@ -151,7 +192,7 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
         volumes: %s
       ignore_errors: true
 `, moved.Name, keepJSON, wrongJSON)
-	path = filepath.Join(env.Dir, "attach_keep.yml")
+	path := filepath.Join(env.Dir, "attach_keep.yml")
 	require.NoError(t, os.WriteFile(path, []byte(attachBook), 0o644))
 	r := env.Command(ctx, nil, "ansible-playbook", path)
 	require.NoError(t, r.Err, r.Summary())
@@ -163,12 +204,6 @@ func TestModulesInAUsersPlaybook(t *testing.T) {
 	assert.Equal(t, "ignored", status)
 	assert.Equal(t, "refused", bad.Volumes[0].Action)
 	assert.Contains(t, bad.Msg, "now has id")
-	for _, v := range env.State().Volumes {
-		if v.Name == moved.Name {
-			assert.Equal(t, movedServer, e2e.ServerName(env.State(), v), "attached back to its server")
-		}
-		assert.NotEqual(t, old.Name, v.Name, "the old volume was deleted")
-	}
 }
 
 // TestModulesInAUsersPlaybookCreateThenAttach: a user's playbook creates two volumes (one with
