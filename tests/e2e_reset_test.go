@@ -21,9 +21,14 @@ func TestE2EResetFreshFleetThenRerun(t *testing.T) {
 	env, ctx := e2eStart(t, e2e.Options{})
 	e2eComputeDiff(t, ctx, env)
 
+	require.NoError(t, env.Sim.ResetStats())
 	r := env.Playbook(ctx, e2e.ResetPlaybook)
 	e2eRequireOK(t, r)
-	t.Logf("reset: %s", r.Duration)
+	routes := env.Stats().Requests.ByRoute
+	t.Logf("reset: %s, requests %v", r.Duration, routes)
+	// Stage 0, a read per detach and delete batch (4 each), the verification: the create and
+	// attach stages read no volume (they act, and the API refuses what a read would).
+	assert.LessOrEqual(t, routes["GET /v1/volumes"], 1+4+4+1, "volume reads: %v", routes)
 	assert.Equal(t, map[string]map[string]int{
 		"detach": {"detached": 40},
 		"delete": {"deleted": 40},

@@ -707,3 +707,103 @@ func TestKnownServersAreNotReadAgain(t *testing.T) {
 		assert.Equal(t, k[0].ID, v.Server.ID)
 	})
 }
+
+// An attach without a read sends the attach at once, by id, to a known server; the API's own
+// refusals stand in for the snapshot's checks, and only volume_already_attached costs a read,
+// which tells an attach made already from a volume in use elsewhere.
+func TestAttachWithoutRead(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	server := func(name string) hz.KnownServer {
+		sv, _, err := f.client.HCloud().Server.GetByName(ctx, name)
+		require.NoError(t, err)
+		require.NotNil(t, sv, name)
+		return hz.KnownServer{ID: sv.ID, Name: sv.Name, Location: sv.Location.Name}
+	}
+	crm, etl := server("crm-01"), server("etl-01")
+	create := func(name, loc string) int64 {
+		r, _, err := f.client.HCloud().Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: name, Size: 10, Location: &hcloud.Location{Name: loc}})
+		require.NoError(t, err)
+		require.NoError(t, f.client.Wait(ctx, name, r.Action))
+		return r.Volume.ID
+	}
+	otherLoc := "hel1"
+	if crm.Location == otherLoc {
+		otherLoc = "fsn1"
+	}
+	fresh := create("kbv3-unread-fresh", crm.Location)
+	twice := create("kbv3-unread-twice", crm.Location)
+	elsewhere := create("kbv3-unread-elsewhere", etl.Location)
+	faraway := create("kbv3-unread-faraway", otherLoc)
+	for _, tc := range []struct {
+		name    string
+		volume  string
+		id      int64
+		server  hz.KnownServer
+		before  func(t *testing.T)
+		outcome hz.Outcome
+		errCode hcloud.ErrorCode
+		reads   int // GET /v1/volumes
+	}{
+		{name: "a fresh volume: attached without a read", volume: "kbv3-unread-fresh", id: fresh, server: crm, outcome: hz.OutcomeAttached},
+		{name: "attached there already: one read says so", volume: "kbv3-unread-twice", id: twice, server: crm,
+			before: func(t *testing.T) {
+				a, _, err := f.client.HCloud().Volume.Attach(ctx, &hcloud.Volume{ID: twice}, &hcloud.Server{ID: crm.ID})
+				require.NoError(t, err)
+				require.NoError(t, f.client.Wait(ctx, "kbv3-unread-twice", a))
+			}, outcome: hz.OutcomeAlreadyAttached, reads: 1},
+		{name: "attached to another server: the API's refusal stands", volume: "kbv3-unread-elsewhere", id: elsewhere, server: crm,
+			before: func(t *testing.T) {
+				a, _, err := f.client.HCloud().Volume.Attach(ctx, &hcloud.Volume{ID: elsewhere}, &hcloud.Server{ID: etl.ID})
+				require.NoError(t, err)
+				require.NoError(t, f.client.Wait(ctx, "kbv3-unread-elsewhere", a))
+			}, outcome: hz.OutcomeFailed, errCode: hcloud.ErrorCodeVolumeAlreadyAttached, reads: 1},
+		{name: "in another location: refused by the API", volume: "kbv3-unread-faraway", id: faraway, server: crm,
+			outcome: hz.OutcomeFailed, errCode: hcloud.ErrorCodeInvalidInput},
+		{name: "gone: refused by the API", volume: "kbv3-unread-gone", id: 987654321, server: crm,
+			outcome: hz.OutcomeFailed, errCode: hcloud.ErrorCodeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before(t)
+			}
+			s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Known: []hz.KnownServer{tc.server}})
+			require.NoError(t, err)
+			f.sim.ResetStats()
+			res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: tc.volume, Server: tc.server.Name, ID: tc.id, SizeGB: 10, Location: tc.server.Location, Unread: true})
+			assert.Equal(t, tc.outcome, res.Outcome)
+			if tc.errCode != "" {
+				require.Error(t, err)
+				assert.True(t, hcloud.IsError(err, tc.errCode), err.Error())
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tc.server.Name, res.Server)
+			}
+			routes := f.routes()
+			assert.Equal(t, tc.reads, routes["GET /v1/volumes"], "%v", routes)
+			assert.Zero(t, routes["GET /v1/servers"], "%v", routes)
+			assert.Equal(t, 1, routes["POST /v1/volumes/{id}/actions/attach"], "%v", routes)
+			v, _, err := f.client.HCloud().Volume.GetByID(ctx, tc.id)
+			require.NoError(t, err)
+			if tc.outcome != hz.OutcomeFailed {
+				require.NotNil(t, v)
+				require.NotNil(t, v.Server)
+				assert.Equal(t, tc.server.ID, v.Server.ID)
+			}
+		})
+	}
+
+	t.Run("check mode and a read snapshot go the reading way", func(t *testing.T) {
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-unread-fresh"}, Known: []hz.KnownServer{crm}})
+		require.NoError(t, err)
+		res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-fresh", Server: "crm-01", ID: fresh, Unread: true})
+		require.NoError(t, err)
+		assert.Equal(t, hz.OutcomeAlreadyAttached, res.Outcome, "decided from the snapshot, no request")
+		_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-x", Server: "crm-01", Unread: true})
+		require.Error(t, err, "an unread attach needs an id")
+		f.sim.ResetStats()
+		_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-twice", Server: "crm-01", ID: twice, Unread: true, Check: true})
+		require.ErrorIs(t, err, hz.ErrNotInSnapshot, "check mode predicts from what was read, never unread")
+		assert.Zero(t, f.sim.Stats().Requests.Total, "no request")
+	})
+}

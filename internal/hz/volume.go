@@ -147,6 +147,16 @@ type AttachOpts struct {
 	Server    string
 	Automount *bool // nil: the API's default
 	Check     bool
+	// ID, with Unread, is the volume to attach without the snapshot having read it: the caller
+	// knows it as an earlier step of its run created it (detached, SizeGB, Location). Every
+	// precondition of an attach is one the API refuses on its own: a volume attached anywhere
+	// (volume_already_attached, after which one read tells this server, already attached, from
+	// another), a missing volume (not_found), another location (invalid_input). It saves the
+	// read of every volume of a batch; check mode always needs the read.
+	ID       int64
+	SizeGB   int
+	Location string
+	Unread   bool
 }
 
 // Validate checks the options.
@@ -156,6 +166,9 @@ func (o AttachOpts) Validate() error {
 	}
 	if o.Server == "" {
 		return fmt.Errorf("volume %s: a server is required", o.Name)
+	}
+	if o.Unread && o.ID <= 0 {
+		return fmt.Errorf("volume %s: an attach without a read needs the volume's id", o.Name)
 	}
 	return nil
 }
@@ -383,6 +396,9 @@ func (c *Client) Resize(ctx context.Context, s *Snapshot, o ResizeOpts) (Result,
 // server with ErrLocationMismatch, before any request. `locked` (the server is busy with
 // another volume) is retried.
 func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result, error) {
+	if o.Unread && !o.Check && !s.Covers(o.Name) {
+		return c.attachUnread(ctx, s, o)
+	}
 	v, err := c.mustExist(s, o.Name, o.Validate())
 	if err != nil {
 		return c.refuse(s, o.Name, v, err)
@@ -401,6 +417,30 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 	case o.Check:
 		return c.noopOn(s, o.Name, v, o.Server, OutcomeWouldAttach)
 	}
+	return c.attachVolume(ctx, s, v, sv, o)
+}
+
+// attachUnread is Attach of volume o.ID, which the snapshot did not read: the API's refusals
+// stand in for the checks Attach makes against the snapshot (see AttachOpts.ID).
+func (c *Client) attachUnread(ctx context.Context, s *Snapshot, o AttachOpts) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return c.refuse(s, o.Name, nil, err)
+	}
+	sv, err := s.serverFor(o.Server)
+	if err != nil {
+		return c.refuse(s, o.Name, nil, err)
+	}
+	v := &hcloud.Volume{ID: o.ID, Name: o.Name, Size: o.SizeGB}
+	if o.Location != "" {
+		v.Location = &hcloud.Location{Name: o.Location}
+	}
+	return c.attachVolume(ctx, s, v, sv, o)
+}
+
+// attachVolume sends the attach of v to sv and waits for it. volume_already_attached is
+// answered by reading the volume: attached to sv, the change is made (OutcomeAlreadyAttached);
+// anywhere else, the API's refusal stands.
+func (c *Client) attachVolume(ctx context.Context, s *Snapshot, v *hcloud.Volume, sv *hcloud.Server, o AttachOpts) (Result, error) {
 	attached := *v
 	attached.Server = &hcloud.Server{ID: sv.ID}
 	return c.apply(ctx, s, v, OutcomeAttached, OutcomeAlreadyAttached, fixed(&attached), mutation{
@@ -408,7 +448,7 @@ func (c *Client) Attach(ctx context.Context, s *Snapshot, o AttachOpts) (Result,
 			a, resp, err := c.hc.Volume.AttachWithOpts(ctx, v, hcloud.VolumeAttachOpts{Server: &hcloud.Server{ID: sv.ID}, Automount: o.Automount})
 			return []*hcloud.Action{a}, resp, err
 		},
-		made:      c.madeIf(o.Name, func(cur *hcloud.Volume) bool { return cur != nil && cur.Server != nil && cur.Server.ID == sv.ID }),
+		made:      c.madeIf(o.Name, func(cur *hcloud.Volume) bool { return cur != nil && cur.ID == v.ID && cur.Server != nil && cur.Server.ID == sv.ID }),
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeVolumeAlreadyAttached},
 		target:    o.Server,
 	})

@@ -1,9 +1,11 @@
 package volumes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
@@ -19,7 +21,12 @@ type AttachOptions struct {
 	Server    string        `mapstructure:"server"`
 	Automount bool          `mapstructure:"automount" ansible:"default=false"`
 	Force     bool          `mapstructure:"force" ansible:"default=false"`
-	Volumes   []AttachEntry `mapstructure:"volumes"`
+	// Lookup reads the volumes before attaching. The reset's attach stage turns it off for the
+	// volumes its create stage made, whose entries carry the id that create reported: each is
+	// attached at once, by id, and the API's refusals stand in for the checks a read would make
+	// (hz.AttachOpts.ID). Entries without an id, force and check mode always read.
+	Lookup  bool          `mapstructure:"lookup" ansible:"default=true"`
+	Volumes []AttachEntry `mapstructure:"volumes"`
 }
 
 // AttachEntry is an entry of kbv3_volume_attach's volumes: a plan entry, or an entry of
@@ -60,6 +67,10 @@ type attachTask struct {
 	sv       *hcloud.Server
 	id       int64 // the volume's id as the entry gives it; 0: any
 	size     int   // the entry's size_gb (0: not given), for the log line of a volume not created yet
+	labels   map[string]string
+	// unread: attached by id without a read (AttachOptions.Lookup); before is then the volume
+	// as the entry describes it, created detached by an earlier task.
+	unread bool
 	// onServer is where the entry says the volume is; byCreate marks a volume that does not
 	// exist yet in check mode and that an earlier task creates on onServer.
 	onServer string
@@ -90,8 +101,11 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 		return nil, invalid(err)
 	}
 	var want hz.SnapshotOpts
-	for _, t := range tasks {
-		want.Volumes = append(want.Volumes, t.name)
+	for i, t := range tasks {
+		tasks[i].unread = !o.Lookup && !o.Force && !m.CheckMode && t.id != 0
+		if !tasks[i].unread {
+			want.Volumes = append(want.Volumes, t.name)
+		}
 		want.NeedServer(t.server, t.serverID, t.location)
 	}
 	snap, err := s.snapshot(ctx, want)
@@ -134,7 +148,8 @@ func Attach(ctx context.Context, m *ansible.Module, o *AttachOptions) (*ansible.
 			}
 			it.setOutcome(res.Outcome)
 		}
-		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: hcloud.Ptr(o.Automount || t.automount), Check: m.CheckMode})
+		res, err := s.client.Attach(ctx, snap, hz.AttachOpts{Name: t.name, Server: t.server, Automount: hcloud.Ptr(o.Automount || t.automount), Check: m.CheckMode,
+			ID: t.id, SizeGB: t.size, Location: t.before.Location, Unread: t.unread})
 		if err != nil {
 			return err
 		}
@@ -175,7 +190,7 @@ func (o *AttachOptions) tasks() ([]attachTask, error) {
 	tasks := make([]attachTask, len(o.Volumes))
 	for i, e := range o.Volumes {
 		tasks[i] = attachTask{where: fmt.Sprintf("volumes[%d] (%s)", i, e.Hostname), name: e.Name(), server: e.Hostname, serverID: e.ServerID,
-			location: e.Location, id: e.ID, size: e.SizeGB, automount: e.Automount, onServer: e.Server}
+			location: e.Location, id: e.ID, size: e.SizeGB, labels: e.Labels, automount: e.Automount, onServer: e.Server}
 	}
 	return tasks, errors.Join(append([]error{plan.New(entries).Validate()}, errs...)...)
 }
@@ -187,6 +202,10 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 	t.before = stateOf(snap, t.v)
 	if t.sv == nil {
 		t.err = fmt.Errorf("%s: server %s does not exist", t.where, t.server)
+		return
+	}
+	if t.unread {
+		t.v, t.before = t.described()
 		return
 	}
 	switch {
@@ -226,6 +245,16 @@ func (o *AttachOptions) decide(m *ansible.Module, snap *hz.Snapshot, t *attachTa
 	case live.Server != "":
 		t.move = true
 	}
+}
+
+// described is the volume of an unread task as its entry describes it: the one an earlier task
+// created, detached, with the entry's size, labels and location (the server's by default).
+func (t attachTask) described() (*hcloud.Volume, *State) {
+	st := &State{Name: t.name, ID: t.id, Size: t.size, Location: cmp.Or(t.location, hz.ServerLocation(t.sv)), Labels: maps.Clone(t.labels)}
+	if st.Labels == nil {
+		st.Labels = map[string]string{}
+	}
+	return &hcloud.Volume{ID: t.id, Name: t.name, Size: t.size}, st
 }
 
 // predictCreated is the check-mode outcome of a volume that an earlier task creates attached to

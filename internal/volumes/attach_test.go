@@ -207,3 +207,74 @@ func TestAttachAfterCreate(t *testing.T) {
 		assert.True(t, check.Changed)
 	})
 }
+
+// An attach without lookup, of the volume a create just made (its id from the create's
+// result), sends no read and reports exactly what the attach that reads reports: the same
+// items, the same diff. What a read would refuse, the API refuses.
+func TestAttachWithoutLookup(t *testing.T) {
+	type run struct {
+		out   outcome
+		reads int
+	}
+	attach := func(t *testing.T, lookup bool, prepare func(r *rig, id int64)) run {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		created := r.create(map[string]any{"lookup": false, "volumes": []map[string]any{
+			{"hostname": "app-01", "size_gb": 20, "labels": map[string]any{"role": "app"}},
+		}}, false)
+		require.Equal(t, []string{"created"}, created.actions(), created.Msg)
+		id := created.Volumes[0].ID
+		require.NotZero(t, id)
+		if prepare != nil {
+			prepare(r, id)
+		}
+		before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
+		out := r.attach(map[string]any{"lookup": lookup, "volumes": []map[string]any{
+			{"hostname": "app-01", "size_gb": 20, "labels": map[string]any{"role": "app"}, "id": id},
+		}}, false)
+		return run{out: out, reads: r.sim.Stats().Requests.ByRoute["GET /v1/volumes"] - before}
+	}
+	strip := func(items []Item) []Item {
+		for i := range items {
+			items[i].DurationMS = 0
+		}
+		return items
+	}
+	attachTo := func(server string) func(r *rig, id int64) {
+		return func(r *rig, id int64) {
+			out := r.attach(map[string]any{"name": "kbv3-app-01-data", "server": server}, false)
+			require.False(t, out.Failed, out.Msg)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare func(r *rig, id int64)
+		actions []string
+		reads   int // without lookup
+	}{
+		{name: "fresh: attached, no read", actions: []string{"attached"}},
+		{name: "attached there already: one read after the API's refusal", prepare: attachTo("app-01"), actions: []string{"already_attached"}, reads: 1},
+		{name: "attached elsewhere: refused", prepare: attachTo("app-02"), actions: []string{"failed"}, reads: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			read, unread := attach(t, true, tc.prepare), attach(t, false, tc.prepare)
+			assert.Equal(t, tc.actions, unread.out.actions(), unread.out.Msg)
+			assert.Equal(t, tc.reads, unread.reads, "reads without lookup")
+			assert.Equal(t, read.out.actions(), unread.out.actions(), "the same outcome as an attach that reads")
+			assert.Equal(t, read.out.Failed, unread.out.Failed)
+			assert.Equal(t, read.out.Changed, unread.out.Changed)
+			if !unread.out.Failed {
+				assert.Equal(t, strip(read.out.Volumes), strip(unread.out.Volumes))
+				assert.Equal(t, read.out.Diff, unread.out.Diff)
+			}
+		})
+	}
+
+	t.Run("check mode reads", func(t *testing.T) {
+		r := newRig(t, sim.Config{ScenarioData: smallFleet()})
+		before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
+		check := r.attach(map[string]any{"lookup": false, "volumes": []map[string]any{{"hostname": "app-01", "volume": "vol-spare", "id": r.id("vol-spare")}}}, true)
+		assert.Equal(t, []string{"would_attach"}, check.actions(), check.Msg)
+		assert.Equal(t, 1, r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]-before)
+		assert.Zero(t, check.mutating)
+	})
+}

@@ -8,7 +8,9 @@ failed by its module (failed_when: false): a failed batch's whole result would o
 printed before its message. These filters read those results once for every stage:
 
 - kbv3_failed_hosts: the hosts the later stages skip, those already failed plus this stage's;
-- kbv3_stage_failures: one short line per failed batch, its module's message, to print.
+- kbv3_stage_failures: one short line per failed batch, its module's message, to print;
+- kbv3_created_ids: a batch's plan entries, each given the id of the volume the create stage
+  reported created for its host, so that the attach stage attaches by id without a read.
 
 A batch failed when its module failed a volume (an item failed or refused, other than a check
 mode prediction, "would be refused: ...", which the module only warns about) or did not answer
@@ -70,10 +72,31 @@ def stage_failures(stage, name):
     return lines
 
 
+def created_ids(entries, stage):
+    """entries, each with the id of the volume stage (the create stage's registered result)
+    reported created for the entry's hostname (and, when the entry names it, its volume). An
+    entry the stage did not create a volume for, or that has an id already, is left as it is."""
+    if not isinstance(entries, list):
+        raise AnsibleFilterError('kbv3_created_ids takes a list of plan entries, not %s' % type(entries).__name__)
+    made = {}
+    for result in _results(stage):
+        for v in result.get('volumes') or []:
+            if v.get('action') == 'created' and v.get('host') and v.get('id'):
+                made[v['host']] = v
+    out = []
+    for e in entries:
+        v = made.get(e.get('hostname'))
+        if v is not None and not e.get('id') and e.get('volume', v.get('volume')) == v.get('volume'):
+            e = dict(e, id=v['id'])
+        out.append(e)
+    return out
+
+
 class FilterModule(object):
 
     def filters(self):
         return {
             'kbv3_failed_hosts': failed_hosts,
             'kbv3_stage_failures': stage_failures,
+            'kbv3_created_ids': created_ids,
         }
