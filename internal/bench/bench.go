@@ -115,7 +115,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(out, "kbv3-bench: "+format+"\n", a...) }
 
-	if len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check") || has(opts.Extras, "server") {
+	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check") || has(opts.Extras, "server")
+	if needMain {
 		if err := rep.runMain(ctx, p, planPath, logf); err != nil {
 			return nil, err
 		}
