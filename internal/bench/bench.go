@@ -107,15 +107,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 		return nil, err
 	}
-	rep.Machine = DescribeMachine(ctx, opts.Repo)
-	if why := opts.Modern.Missing(); why != "" {
-		rep.Machine.Versions = append(rep.Machine.Versions, [2]string{"modern toolchain (hetzner.hcloud 5.x ways)", why})
-	} else {
-		v, _ := opts.Modern.CollectionVersion()
-		rep.Machine.Versions = append(rep.Machine.Versions,
-			[2]string{"ansible-core of the 5.x ways", opts.Modern.CoreVersion() + " (" + opts.Modern.Dir + ")"},
-			[2]string{"hetzner.hcloud of the 5.x ways", v})
-	}
+	rep.Machine = describe(ctx, opts)
 	planPath := filepath.Join(opts.Repo, "servers", "volume_plan_v3.json")
 	p, err := plan.Load(planPath)
 	if err != nil {
@@ -125,48 +117,103 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 
 	needMain := len(opts.Ways) > 0 || has(opts.Extras, "noop") || has(opts.Extras, "check") || has(opts.Extras, "server")
 	if needMain {
-		sim, err := startSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), "ph3-02", "--log-level", "error")
-		if err != nil {
+		if err := rep.runMain(ctx, p, planPath, logf); err != nil {
 			return nil, err
-		}
-		defer sim.stop()
-		rep.SimArgs = sim.Args
-		logf("started %s %s", opts.SimBin, strings.Join(redact(rep.SimArgs), " "))
-		cfg, err := sim.Config()
-		if err != nil {
-			return nil, err
-		}
-		if rep.ActionTimes, err = cfg.ActionDurations(); err != nil {
-			return nil, err
-		}
-		rep.RateLimit = fmt.Sprintf("%d/%s", cfg.RateLimit.Limit, cfg.RateLimit.Period)
-		if !cfg.RateLimit.Enabled {
-			rep.RateLimit = "off"
-		}
-		r := &runner{opts: opts, sim: sim, plan: p, planPath: planPath, logf: logf, times: rep.ActionTimes}
-		for _, way := range opts.Ways {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			res := r.way(ctx, way)
-			rep.Ways = append(rep.Ways, res)
-			if way == "kbv3" && res.OK() && has(opts.Extras, "noop") {
-				rep.Extras = append(rep.Extras, r.noop(ctx, res, false), r.noop(ctx, res, true))
-			}
-		}
-		if has(opts.Extras, "noop") && !has(opts.Ways, "kbv3") {
-			rep.Notes = append(rep.Notes, "The no-op rerun follows a kbv3 reset: run with the kbv3 way to measure it.")
-		}
-		if has(opts.Extras, "check") {
-			rep.Extras = append(rep.Extras, r.check(ctx))
-		}
-		if has(opts.Extras, "server") {
-			rep.Server = r.serverCreate(ctx)
-		}
-		if err := sim.stop(); err != nil {
-			logf("%v (log: %s)", err, filepath.Join(opts.WorkDir, "hcloud-sim.log"))
 		}
 	}
+	rep.runApart(ctx, logf)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("interrupted (%w): the report is not written", err)
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	rep.save(logf)
+	return rep, rep.Write(out, opts.Out)
+}
+
+// describe is the machine with the modern toolchain's versions, or why it is missing.
+func describe(ctx context.Context, opts Options) Machine {
+	m := DescribeMachine(ctx, opts.Repo)
+	if why := opts.Modern.Missing(); why != "" {
+		m.Versions = append(m.Versions, [2]string{"modern toolchain (hetzner.hcloud 5.x ways)", why})
+	} else {
+		v, _ := opts.Modern.CollectionVersion()
+		m.Versions = append(m.Versions,
+			[2]string{"ansible-core of the 5.x ways", opts.Modern.CoreVersion() + " (" + opts.Modern.Dir + ")"},
+			[2]string{"hetzner.hcloud of the 5.x ways", v})
+	}
+	return m
+}
+
+// runMain runs the ways and the extras of the PH3-02 fleet (the no-op rerun, --check, the create
+// with server), all on one simulator.
+func (rep *Report) runMain(ctx context.Context, p *plan.Plan, planPath string, logf func(string, ...any)) error {
+	opts := rep.Opts
+	sim, err := startSim(ctx, opts.SimBin, filepath.Join(opts.WorkDir, "hcloud-sim.log"), "ph3-02", "--log-level", "error")
+	if err != nil {
+		return err
+	}
+	defer sim.stop()
+	rep.SimArgs = sim.Args
+	logf("started %s %s", opts.SimBin, strings.Join(redact(rep.SimArgs), " "))
+	if err := rep.readSimSettings(sim); err != nil {
+		return err
+	}
+	r := &runner{opts: opts, sim: sim, plan: p, planPath: planPath, logf: logf, times: rep.ActionTimes}
+	if err := rep.runWays(ctx, r); err != nil {
+		return err
+	}
+	if has(opts.Extras, "check") {
+		rep.Extras = append(rep.Extras, r.check(ctx))
+	}
+	if has(opts.Extras, "server") {
+		rep.Server = r.serverCreate(ctx)
+	}
+	if err := sim.stop(); err != nil {
+		logf("%v (log: %s)", err, filepath.Join(opts.WorkDir, "hcloud-sim.log"))
+	}
+	return nil
+}
+
+// readSimSettings records the main simulator's action times and rate limit: the bounds are
+// computed from the times, and the report states both.
+func (rep *Report) readSimSettings(sim *harnessSim) error {
+	cfg, err := sim.Config()
+	if err != nil {
+		return err
+	}
+	if rep.ActionTimes, err = cfg.ActionDurations(); err != nil {
+		return err
+	}
+	rep.RateLimit = fmt.Sprintf("%d/%s", cfg.RateLimit.Limit, cfg.RateLimit.Period)
+	if !cfg.RateLimit.Enabled {
+		rep.RateLimit = "off"
+	}
+	return nil
+}
+
+// runWays resets the fleet each way, the no-op reruns right after a kbv3 reset that went well:
+// they rerun on the fleet it left.
+func (rep *Report) runWays(ctx context.Context, r *runner) error {
+	for _, way := range rep.Opts.Ways {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := r.way(ctx, way)
+		rep.Ways = append(rep.Ways, res)
+		if way == "kbv3" && res.OK() && has(rep.Opts.Extras, "noop") {
+			rep.Extras = append(rep.Extras, r.noop(ctx, res, false), r.noop(ctx, res, true))
+		}
+	}
+	if has(rep.Opts.Extras, "noop") && !has(rep.Opts.Ways, "kbv3") {
+		rep.Notes = append(rep.Notes, "The no-op rerun follows a kbv3 reset: run with the kbv3 way to measure it.")
+	}
+	return nil
+}
+
+// runApart runs the extras that need no PH3-02 fleet, each on its own simulator or none: the
+// generated fleets, the module start-up and the simulator's throughput.
+func (rep *Report) runApart(ctx context.Context, logf func(string, ...any)) {
+	opts := rep.Opts
 	if has(opts.Extras, "big") {
 		for _, f := range opts.Fleets {
 			if ctx.Err() != nil {
@@ -185,17 +232,19 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		}
 		rep.RPS = rps
 	}
-	if err := ctx.Err(); err != nil {
-		return rep, fmt.Errorf("interrupted (%w): the report is not written", err)
+}
+
+// save writes the results as JSON into the work directory, for -render; a failure only loses
+// the re-rendering, not the report.
+func (rep *Report) save(logf func(string, ...any)) {
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return
 	}
-	rep.Elapsed = time.Since(rep.Started)
-	if data, err := json.MarshalIndent(rep, "", "  "); err == nil {
-		p := filepath.Join(opts.WorkDir, "results.json")
-		if err := os.WriteFile(p, data, 0o644); err == nil {
-			logf("results saved in %s (kbv3-bench -render %s re-renders the report)", p, p)
-		}
+	p := filepath.Join(rep.Opts.WorkDir, "results.json")
+	if err := os.WriteFile(p, data, 0o644); err == nil {
+		logf("results saved in %s (kbv3-bench -render %s re-renders the report)", p, p)
 	}
-	return rep, rep.Write(out, opts.Out)
 }
 
 // Write prints the tables to out and writes the Markdown report to path ("" : none).
@@ -592,54 +641,20 @@ func runFleet(ctx context.Context, opts Options, f Fleet, logf func(string, ...a
 		res.Skipped = err.Error()
 		return res
 	}
-	scenario := fmt.Sprintf("generated:%d", f.N)
-	logPath := filepath.Join(dir, "hcloud-sim.log")
-	sim, err := startSim(ctx, opts.SimBin, logPath, scenario, "--log-level", "error")
+	sim, times, rl, err := startFleetSim(ctx, opts, f, filepath.Join(dir, "hcloud-sim.log"))
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
 	defer func() { _ = sim.stop() }()
-	cfg, err := sim.Config()
-	var times map[string]time.Duration
-	if err == nil {
-		times, err = cfg.ActionDurations()
-	}
-	// The API's limit, whatever the simulator's default: these runs are about it.
-	rl := RateLimit{Limit: 3600, Period: time.Hour}
-	if err == nil && cfg.RateLimit.Enabled {
-		var p time.Duration
-		if p, err = time.ParseDuration(cfg.RateLimit.Period); err == nil {
-			rl = RateLimit{Limit: cfg.RateLimit.Limit, Period: p}
-		}
-	}
-	if err == nil {
-		// Restarted with the run's limit and times, so that its bucket is full at the start.
-		_ = sim.stop()
-		sim, err = startSim(ctx, opts.SimBin, logPath, scenario, append(scaledSimArgs(times, rl, f.Scale), "--log-level", "error")...)
-	}
-	if err != nil {
-		res.Skipped = err.Error()
-		return res
-	}
-	times = ScaleTimes(times, f.Scale)
-	res.Fleet.RateLimit = rl.Scaled(f.Scale)
+	res.Fleet.RateLimit = rl
 	logf("%s: started %s %s", name, opts.SimBin, strings.Join(redact(sim.Args), " "))
 	before, err := sim.state()
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
 	}
-	p := GeneratedPlan(before)
-	planPath := filepath.Join(dir, "volume_plan_v3.json")
-	data, err := p.Encode()
-	if err == nil {
-		err = os.WriteFile(planPath, data, 0o644)
-	}
-	inv := filepath.Join(dir, "hosts.yml")
-	if err == nil {
-		err = WriteInventory(p, inv)
-	}
+	p, planPath, inv, err := writeFleetPlan(dir, before)
 	if err != nil {
 		res.Skipped = err.Error()
 		return res
@@ -662,4 +677,63 @@ func runFleet(ctx context.Context, opts Options, f Fleet, logf func(string, ...a
 		res.Problems = append(res.Problems, VerifyPlan(p, d, before, after)...)
 	}
 	return r.done(res)
+}
+
+// startFleetSim starts the simulator of a generated fleet with its rate limit's period and its
+// action times divided by f.Scale, and returns it with those times and that limit.
+func startFleetSim(ctx context.Context, opts Options, f Fleet, logPath string) (*harnessSim, map[string]time.Duration, RateLimit, error) {
+	scenario := fmt.Sprintf("generated:%d", f.N)
+	sim, err := startSim(ctx, opts.SimBin, logPath, scenario, "--log-level", "error")
+	if err != nil {
+		return nil, nil, RateLimit{}, err
+	}
+	times, rl, err := fleetSimSettings(sim)
+	// Restarted with the run's limit and times, so that its bucket is full at the start.
+	_ = sim.stop()
+	if err != nil {
+		return nil, nil, RateLimit{}, err
+	}
+	if sim, err = startSim(ctx, opts.SimBin, logPath, scenario, append(scaledSimArgs(times, rl, f.Scale), "--log-level", "error")...); err != nil {
+		return nil, nil, RateLimit{}, err
+	}
+	return sim, ScaleTimes(times, f.Scale), rl.Scaled(f.Scale), nil
+}
+
+// fleetSimSettings reads a simulator's unscaled action times and the rate limit a fleet runs
+// under.
+func fleetSimSettings(sim *harnessSim) (map[string]time.Duration, RateLimit, error) {
+	cfg, err := sim.Config()
+	if err != nil {
+		return nil, RateLimit{}, err
+	}
+	times, err := cfg.ActionDurations()
+	if err != nil {
+		return nil, RateLimit{}, err
+	}
+	// The API's limit, whatever the simulator's default: these runs are about it.
+	rl := RateLimit{Limit: 3600, Period: time.Hour}
+	if cfg.RateLimit.Enabled {
+		p, err := time.ParseDuration(cfg.RateLimit.Period)
+		if err != nil {
+			return nil, RateLimit{}, err
+		}
+		rl = RateLimit{Limit: cfg.RateLimit.Limit, Period: p}
+	}
+	return times, rl, nil
+}
+
+// writeFleetPlan writes into dir the plan of a generated fleet as the simulator made it and
+// the inventory of its hosts, and returns the plan and both paths.
+func writeFleetPlan(dir string, before *State) (p *plan.Plan, planPath, inv string, err error) {
+	p = GeneratedPlan(before)
+	planPath = filepath.Join(dir, "volume_plan_v3.json")
+	inv = filepath.Join(dir, "hosts.yml")
+	data, err := p.Encode()
+	if err == nil {
+		err = os.WriteFile(planPath, data, 0o644)
+	}
+	if err == nil {
+		err = WriteInventory(p, inv)
+	}
+	return p, planPath, inv, err
 }

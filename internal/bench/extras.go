@@ -44,10 +44,34 @@ func measureStartup(ctx context.Context, opts Options, logf func(string, ...any)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return []StartupResult{{Name: "start-up", Err: err.Error()}}
 	}
-	goRes := StartupResult{Name: "Go binary module (kbv3_volume_info)", Runs: opts.StartupRuns}
-	pyRes := StartupResult{Name: "Python module (hetzner.hcloud.hcloud_volume_info)", Runs: opts.StartupRuns}
-	var goArgv, pyArgv []string
+	goProc := goStartupProc(opts, dir)
+	pyProc := pyStartupProc(ctx, opts, dir)
+	goProc.res.Method = "exec to exit; the module reads its args file, rejects the unknown option " + unknownOption + " and prints its failed JSON answer; no API call"
+	pyProc.res.Method = goProc.res.Method
+	logf("startup: %d runs of each module process", opts.StartupRuns)
+	alternate(ctx, dir, opts.StartupRuns, goProc, pyProc)
+	goProc.summarize()
+	pyProc.summarize()
+	logf("startup: go median %s, python median %s", goProc.res.Median.Round(time.Microsecond), pyProc.res.Median.Round(time.Microsecond))
+	return []StartupResult{goProc.res, pyProc.res}
+}
 
+// startupProc is one module process measured for its start-up cost.
+type startupProc struct {
+	argv    []string // nil when it cannot run; res.Err says why
+	res     StartupResult
+	samples []startupSample
+}
+
+type startupSample struct {
+	wall   time.Duration
+	maxrss int64
+}
+
+// goStartupProc writes the args file of kbv3_volume_info with the unknown option, for the
+// binary module to run on as Ansible runs it.
+func goStartupProc(opts Options, dir string) *startupProc {
+	p := &startupProc{res: StartupResult{Name: "Go binary module (kbv3_volume_info)", Runs: opts.StartupRuns}}
 	bin := filepath.Join(opts.Repo, "plugins", "modules", "kbv3_volume_info")
 	args := filepath.Join(dir, "args")
 	argsJSON, _ := json.Marshal(map[string]any{
@@ -56,95 +80,95 @@ func measureStartup(ctx context.Context, opts Options, logf func(string, ...any)
 		"_ansible_tmpdir": dir, "_ansible_debug": false, "_ansible_keep_remote_files": false,
 	})
 	if _, err := os.Stat(bin); err != nil {
-		goRes.Err = "not built (make build)"
+		p.res.Err = "not built (make build)"
 	} else if err := os.WriteFile(args, argsJSON, 0o644); err != nil {
-		goRes.Err = err.Error()
+		p.res.Err = err.Error()
 	} else {
-		goArgv = []string{bin, args}
-		goRes.Command = "plugins/modules/kbv3_volume_info ARGS_FILE"
+		p.argv = []string{bin, args}
+		p.res.Command = "plugins/modules/kbv3_volume_info ARGS_FILE"
 	}
+	return p
+}
 
+// pyStartupProc has Ansible build the wrapper of the Python module, to run it as Ansible does.
+func pyStartupProc(ctx context.Context, opts Options, dir string) *startupProc {
+	p := &startupProc{res: StartupResult{Name: "Python module (hetzner.hcloud.hcloud_volume_info)", Runs: opts.StartupRuns}}
 	py, err := buildAnsiballZ(ctx, opts, dir)
 	if err != nil {
-		pyRes.Err = err.Error()
-	} else {
-		pyArgv = []string{"/usr/bin/python3", py}
-		pyRes.Command = "/usr/bin/python3 AnsiballZ_hcloud_volume_info.py"
+		p.res.Err = err.Error()
+		return p
 	}
-	goRes.Method = "exec to exit; the module reads its args file, rejects the unknown option " + unknownOption + " and prints its failed JSON answer; no API call"
-	pyRes.Method = goRes.Method
-	logf("startup: %d runs of each module process", opts.StartupRuns)
+	p.argv = []string{"/usr/bin/python3", py}
+	p.res.Command = "/usr/bin/python3 AnsiballZ_hcloud_volume_info.py"
+	return p
+}
 
-	type sample struct {
-		wall   time.Duration
-		maxrss int64
-	}
-	var goS, pyS []sample
-	runOnce := func(argv []string, res *StartupResult) (sample, bool) {
-		c, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(c, argv[0], argv[1:]...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HCLOUD_TOKEN="+Token)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, io.Discard
-		start := time.Now()
-		err := cmd.Run()
-		wall := time.Since(start)
-		var ans map[string]any
-		if jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &ans); jerr != nil {
-			res.Err = fmt.Sprintf("answer is not JSON (%v): %.200s", err, out.String())
-			return sample{}, false
+// alternate runs each process once to warm it up, then runs times, the processes in turn so
+// that a change in the machine's load falls on all of them alike. A process stops at its
+// first failure.
+func alternate(ctx context.Context, dir string, runs int, procs ...*startupProc) {
+	for _, p := range procs {
+		if p.argv != nil {
+			p.runOnce(ctx, dir)
 		}
-		if res.Answer == "" {
-			res.Answer = fmt.Sprintf("failed=%v msg=%.160q", ans["failed"], fmt.Sprint(ans["msg"]))
-		}
-		var rss int64
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss * 1024
-		}
-		return sample{wall, rss}, true
 	}
-	if goArgv != nil {
-		runOnce(goArgv, &goRes)
-	}
-	if pyArgv != nil {
-		runOnce(pyArgv, &pyRes)
-	}
-	for i := 0; i < opts.StartupRuns && ctx.Err() == nil; i++ {
-		if goArgv != nil && goRes.Err == "" {
-			if s, ok := runOnce(goArgv, &goRes); ok {
-				goS = append(goS, s)
-			}
-		}
-		if pyArgv != nil && pyRes.Err == "" {
-			if s, ok := runOnce(pyArgv, &pyRes); ok {
-				pyS = append(pyS, s)
+	for i := 0; i < runs && ctx.Err() == nil; i++ {
+		for _, p := range procs {
+			if p.argv != nil && p.res.Err == "" {
+				if s, ok := p.runOnce(ctx, dir); ok {
+					p.samples = append(p.samples, s)
+				}
 			}
 		}
 	}
-	summarize := func(res *StartupResult, ss []sample) {
-		if len(ss) == 0 {
-			if res.Err == "" {
-				res.Err = "no run"
-			}
-			return
-		}
-		walls := make([]time.Duration, len(ss))
-		var sum time.Duration
-		for i, s := range ss {
-			walls[i] = s.wall
-			sum += s.wall
-			res.MaxRSS = max(res.MaxRSS, s.maxrss)
-		}
-		slices.Sort(walls)
-		res.Runs = len(ss)
-		res.Min, res.Median, res.Mean = walls[0], walls[len(walls)/2], sum/time.Duration(len(ss))
+}
+
+// runOnce runs the process, which must answer JSON; the first answer is kept in res.Answer.
+func (p *startupProc) runOnce(ctx context.Context, dir string) (startupSample, bool) {
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(c, p.argv[0], p.argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HCLOUD_TOKEN="+Token)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, io.Discard
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	var ans map[string]any
+	if jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &ans); jerr != nil {
+		p.res.Err = fmt.Sprintf("answer is not JSON (%v): %.200s", err, out.String())
+		return startupSample{}, false
 	}
-	summarize(&goRes, goS)
-	summarize(&pyRes, pyS)
-	logf("startup: go median %s, python median %s", goRes.Median.Round(time.Microsecond), pyRes.Median.Round(time.Microsecond))
-	return []StartupResult{goRes, pyRes}
+	if p.res.Answer == "" {
+		p.res.Answer = fmt.Sprintf("failed=%v msg=%.160q", ans["failed"], fmt.Sprint(ans["msg"]))
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024
+	}
+	return startupSample{wall, rss}, true
+}
+
+// summarize puts the samples' figures into res.
+func (p *startupProc) summarize() {
+	res, ss := &p.res, p.samples
+	if len(ss) == 0 {
+		if res.Err == "" {
+			res.Err = "no run"
+		}
+		return
+	}
+	walls := make([]time.Duration, len(ss))
+	var sum time.Duration
+	for i, s := range ss {
+		walls[i] = s.wall
+		sum += s.wall
+		res.MaxRSS = max(res.MaxRSS, s.maxrss)
+	}
+	slices.Sort(walls)
+	res.Runs = len(ss)
+	res.Min, res.Median, res.Mean = walls[0], walls[len(walls)/2], sum/time.Duration(len(ss))
 }
 
 // buildAnsiballZ has Ansible build the wrapper of hetzner.hcloud.hcloud_volume_info with the
@@ -189,9 +213,55 @@ func measureSimRPS(ctx context.Context, opts Options, logf func(string, ...any))
 	}
 	defer sim.stop()
 	res := &RPSResult{Duration: opts.RPSDuration, Args: redact(sim.Args)}
-	st, err := sim.State()
+	client := newRPSClient()
+	actionID, err := startAction(ctx, client, sim)
 	if err != nil {
 		return nil, err
+	}
+	urls := []string{
+		sim.Endpoint + "/volumes?page=1&per_page=50",
+		fmt.Sprintf("%s/actions?id=%d", sim.Endpoint, actionID),
+	}
+	for _, n := range opts.RPSWorkers {
+		rps, bad := rpsRow(ctx, client, urls, n, opts.RPSDuration)
+		res.Workers = append(res.Workers, n)
+		res.RPS = append(res.RPS, rps)
+		res.Errors = append(res.Errors, bad)
+		res.Max = max(res.Max, rps)
+		logf("simrps: %d clients: %.0f requests/s (%d errors)", n, rps, bad)
+	}
+	return res, nil
+}
+
+// rpsClient sends requests with the harness's token over keep-alive connections, as many as the
+// busiest row has clients.
+type rpsClient struct{ http *http.Client }
+
+func newRPSClient() rpsClient {
+	return rpsClient{&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}}
+}
+
+// do sends one request and reads its whole answer, so that the connection is reused.
+func (c rpsClient) do(ctx context.Context, method, url string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+Token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return b, resp.StatusCode, err
+}
+
+// startAction detaches an attached volume for the id of an action, which the clients poll.
+func startAction(ctx context.Context, client rpsClient, sim *harnessSim) (int64, error) {
+	st, err := sim.State()
+	if err != nil {
+		return 0, err
 	}
 	var volID int64
 	for _, v := range st.Volumes {
@@ -201,26 +271,11 @@ func measureSimRPS(ctx context.Context, opts Options, logf func(string, ...any))
 		}
 	}
 	if volID == 0 {
-		return nil, fmt.Errorf("no attached volume to start an action on")
+		return 0, fmt.Errorf("no attached volume to start an action on")
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
-	do := func(ctx context.Context, method, url string) ([]byte, int, error) {
-		req, err := http.NewRequestWithContext(ctx, method, url, nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		req.Header.Set("Authorization", "Bearer "+Token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return b, resp.StatusCode, err
-	}
-	body, code, err := do(ctx, http.MethodPost, fmt.Sprintf("%s/volumes/%d/actions/detach", sim.Endpoint, volID))
+	body, code, err := client.do(ctx, http.MethodPost, fmt.Sprintf("%s/volumes/%d/actions/detach", sim.Endpoint, volID))
 	if err != nil || code/100 != 2 {
-		return nil, fmt.Errorf("detach for an action id: %d %v %.200s", code, err, body)
+		return 0, fmt.Errorf("detach for an action id: %d %v %.200s", code, err, body)
 	}
 	var ans struct {
 		Action struct {
@@ -228,42 +283,35 @@ func measureSimRPS(ctx context.Context, opts Options, logf func(string, ...any))
 		} `json:"action"`
 	}
 	if err := json.Unmarshal(body, &ans); err != nil || ans.Action.ID == 0 {
-		return nil, fmt.Errorf("detach answer without an action: %.200s", body)
+		return 0, fmt.Errorf("detach answer without an action: %.200s", body)
 	}
-	urls := []string{
-		sim.Endpoint + "/volumes?page=1&per_page=50",
-		fmt.Sprintf("%s/actions?id=%d", sim.Endpoint, ans.Action.ID),
-	}
-	for _, n := range opts.RPSWorkers {
-		c, cancel := context.WithTimeout(ctx, opts.RPSDuration)
-		var ok, bad atomic.Int64
-		var wg sync.WaitGroup
-		start := time.Now()
-		for w := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; c.Err() == nil; i++ {
-					_, code, err := do(c, http.MethodGet, urls[i%len(urls)])
-					switch {
-					case c.Err() != nil:
-					case err == nil && code == http.StatusOK:
-						ok.Add(1)
-					default:
-						bad.Add(1)
-					}
+	return ans.Action.ID, nil
+}
+
+// rpsRow has n clients send urls in turn for dur, and returns the rate of answers 200 and the
+// number of other answers; a request cut off by the end of the row counts as neither.
+func rpsRow(ctx context.Context, client rpsClient, urls []string, n int, dur time.Duration) (float64, int64) {
+	c, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	var ok, bad atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; c.Err() == nil; i++ {
+				_, code, err := client.do(c, http.MethodGet, urls[i%len(urls)])
+				switch {
+				case c.Err() != nil:
+				case err == nil && code == http.StatusOK:
+					ok.Add(1)
+				default:
+					bad.Add(1)
 				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		cancel()
-		rps := float64(ok.Load()) / elapsed.Seconds()
-		res.Workers = append(res.Workers, n)
-		res.RPS = append(res.RPS, rps)
-		res.Errors = append(res.Errors, bad.Load())
-		res.Max = max(res.Max, rps)
-		logf("simrps: %d clients: %.0f requests/s (%d errors)", n, rps, bad.Load())
+			}
+		}()
 	}
-	return res, nil
+	wg.Wait()
+	return float64(ok.Load()) / time.Since(start).Seconds(), bad.Load()
 }

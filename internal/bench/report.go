@@ -397,77 +397,12 @@ func routeTable(b *strings.Builder, runs []*WayResult) {
 // reading says, from the numbers, what limits each way.
 func (rep *Report) reading() []string {
 	var out []string
-	var bound *Bound
-	if k := rep.Find("kbv3"); ran(k) && k.Bound != nil {
-		bound = k.Bound
-	} else if len(rep.Ways) > 0 && rep.ActionTimes != nil {
-		for _, w := range rep.Ways {
-			if ran(w) {
-				b := ComputeBound(w.Work, rep.Opts.Batch, rep.ActionTimes)
-				bound = &b
-				break
-			}
-		}
-	}
-	var pyStart, goStart time.Duration
-	for _, s := range rep.Startup {
-		if s.Err == "" && strings.HasPrefix(s.Name, "Python") {
-			pyStart = s.Median
-		}
-		if s.Err == "" && strings.HasPrefix(s.Name, "Go") {
-			goStart = s.Median
-		}
-	}
+	bound := rep.readingBound()
+	pyStart, goStart := rep.startupMedians()
 	for _, w := range rep.Ways {
-		if !ran(w) {
-			continue
+		if ran(w) {
+			out = append(out, rep.wayReading(w, bound, pyStart, goStart))
 		}
-		k := w.Stats.ByKind()
-		var s strings.Builder
-		fmt.Fprintf(&s, "**%s**: %s", w.Title, secs(w.Measure.Wall))
-		if bound != nil && bound.Time > 0 {
-			fmt.Fprintf(&s, " (%.2f× the %s the action times alone take in batches of %d)", w.Measure.Wall.Seconds()/bound.Time.Seconds(), secs(bound.Time), rep.Opts.Batch)
-		}
-		fmt.Fprintf(&s, ", %d requests", w.Stats.Requests.Total)
-		if bound != nil {
-			fmt.Fprintf(&s, " (%.2f× the %d the work needs)", float64(w.Stats.Requests.Total)/float64(bound.Requests), bound.Requests)
-		}
-		fmt.Fprintf(&s, "; busiest routes: %s.", routesText(w.Stats, 3))
-		if bound != nil {
-			fmt.Fprintf(&s, " Above the bound: %+d mutations, %+d reads (volumes %d, servers %d, other %d, against %d list pages), %+d action polls (against %d).",
-				k[kindMutation]-bound.Mutations, k[kindVolume]+k[kindServer]+k[kindOther]-bound.ListPages, k[kindVolume], k[kindServer], k[kindOther], bound.ListPages,
-				k[kindPoll]-bound.Polls, bound.Polls)
-		}
-		switch w.Name {
-		case "official":
-			fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
-			if pyStart > 0 {
-				fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
-			}
-			s.WriteString(": every volume is one module run plus its async_status checks, each handled by the controller one after the other, and every module looks its volume (and server, location) up by name and polls its own action every second (python3-hcloud's interval).")
-		case "official-hosts":
-			fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
-			if pyStart > 0 {
-				fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
-			}
-			s.WriteString(": one play per stage, each over the inventory in `serial` batches of 10 hosts whose module runs go in parallel (forks = 10); a batch waits for its slowest host, and the hosts without an old volume still cost their batch a task each. Every module looks its volume (and server, location) up by name and polls its own action every second.")
-		case "modern", "modern-hosts":
-			fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
-			if w.Name == "modern" {
-				s.WriteString(": every volume is one module run plus its async_status checks")
-			} else {
-				s.WriteString(": one play per stage over the inventory in `serial` batches of 10 hosts (forks = 10), a batch waiting for its slowest host")
-			}
-			s.WriteString("; `volume_attachment` looks the volume and the server up by name or id, `volume` the volume (and location) by name, and each module waits for its own action with hcloud-python 2.x's backoff: a poll at once, then after 2 s, 4 s and every 5 s (base 1 s doubled from the first retry, capped at 5 s), so a 3 s attach or detach is seen done about 6 s after its request and a 1 s create after 2 s.")
-		case "cli":
-			fmt.Fprintf(&s, " It started %d processes: one hcloud process per volume and stage, each looking its volume or server up and polling its own action every 500 ms; the batch waits for its slowest command.", w.Measure.Procs)
-		case "kbv3":
-			s.WriteString(" " + kbv3Reading(w, rep.Opts.Batch, rep.ActionTimes, goStart))
-		}
-		if n := w.Stats.TooMany(); n > 0 {
-			fmt.Fprintf(&s, " It met %d answers 429 (rate limit).", n)
-		}
-		out = append(out, s.String())
 	}
 	for _, name := range []string{"noop", "noop-fresh", "check"} {
 		if r := rep.Find(name); ran(r) && r.Bound != nil {
@@ -480,20 +415,120 @@ func (rep *Report) reading() []string {
 			out = append(out, line)
 		}
 	}
-	if rep.RPS != nil && rep.RPS.Max > 0 {
-		busiest, name := 0.0, ""
-		for _, r := range slices.Concat(rep.Ways, rep.Extras) {
-			if ran(r) && r.Measure.Wall > 0 {
-				if v := float64(r.Stats.Requests.Total) / r.Measure.Wall.Seconds(); v > busiest {
-					busiest, name = v, r.Title
-				}
-			}
-		}
-		if name != "" {
-			out = append(out, fmt.Sprintf("**The simulator** sustains %.0f requests/s on this machine; the busiest run (%s) averaged %.1f requests/s, %.0f× less: the simulator is not what limits any measurement.", rep.RPS.Max, name, busiest, rep.RPS.Max/busiest))
-		}
+	if line := rep.simReading(); line != "" {
+		out = append(out, line)
 	}
 	return out
+}
+
+// readingBound is the bound every way of the PH3-02 reset is read against: kbv3's, or, when
+// kbv3 did not run, that of the work of the first way that did (all ways share one diff).
+func (rep *Report) readingBound() *Bound {
+	if k := rep.Find("kbv3"); ran(k) && k.Bound != nil {
+		return k.Bound
+	}
+	if len(rep.Ways) == 0 || rep.ActionTimes == nil {
+		return nil
+	}
+	for _, w := range rep.Ways {
+		if ran(w) {
+			b := ComputeBound(w.Work, rep.Opts.Batch, rep.ActionTimes)
+			return &b
+		}
+	}
+	return nil
+}
+
+// startupMedians are the measured start-up costs of one Python and one Go module process,
+// zero when not measured.
+func (rep *Report) startupMedians() (python, golang time.Duration) {
+	for _, s := range rep.Startup {
+		if s.Err == "" && strings.HasPrefix(s.Name, "Python") {
+			python = s.Median
+		}
+		if s.Err == "" && strings.HasPrefix(s.Name, "Go") {
+			golang = s.Median
+		}
+	}
+	return python, golang
+}
+
+// wayReading is one way's line: its figures against the bound, then what its client does.
+func (rep *Report) wayReading(w *WayResult, bound *Bound, pyStart, goStart time.Duration) string {
+	k := w.Stats.ByKind()
+	var s strings.Builder
+	fmt.Fprintf(&s, "**%s**: %s", w.Title, secs(w.Measure.Wall))
+	if bound != nil && bound.Time > 0 {
+		fmt.Fprintf(&s, " (%.2f× the %s the action times alone take in batches of %d)", w.Measure.Wall.Seconds()/bound.Time.Seconds(), secs(bound.Time), rep.Opts.Batch)
+	}
+	fmt.Fprintf(&s, ", %d requests", w.Stats.Requests.Total)
+	if bound != nil {
+		fmt.Fprintf(&s, " (%.2f× the %d the work needs)", float64(w.Stats.Requests.Total)/float64(bound.Requests), bound.Requests)
+	}
+	fmt.Fprintf(&s, "; busiest routes: %s.", routesText(w.Stats, 3))
+	if bound != nil {
+		fmt.Fprintf(&s, " Above the bound: %+d mutations, %+d reads (volumes %d, servers %d, other %d, against %d list pages), %+d action polls (against %d).",
+			k[kindMutation]-bound.Mutations, k[kindVolume]+k[kindServer]+k[kindOther]-bound.ListPages, k[kindVolume], k[kindServer], k[kindOther], bound.ListPages,
+			k[kindPoll]-bound.Polls, bound.Polls)
+	}
+	s.WriteString(rep.clientReading(w, pyStart, goStart))
+	if n := w.Stats.TooMany(); n > 0 {
+		fmt.Fprintf(&s, " It met %d answers 429 (rate limit).", n)
+	}
+	return s.String()
+}
+
+// clientReading says how a way's client spends its requests and processes ("" for a way it
+// knows nothing of), with a leading space.
+func (rep *Report) clientReading(w *WayResult, pyStart, goStart time.Duration) string {
+	var s strings.Builder
+	switch w.Name {
+	case "official":
+		fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
+		if pyStart > 0 {
+			fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
+		}
+		s.WriteString(": every volume is one module run plus its async_status checks, each handled by the controller one after the other, and every module looks its volume (and server, location) up by name and polls its own action every second (python3-hcloud's interval).")
+	case "official-hosts":
+		fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
+		if pyStart > 0 {
+			fmt.Fprintf(&s, "; one Python module process costs %s before its first request", pyStart.Round(time.Millisecond))
+		}
+		s.WriteString(": one play per stage, each over the inventory in `serial` batches of 10 hosts whose module runs go in parallel (forks = 10); a batch waits for its slowest host, and the hosts without an old volume still cost their batch a task each. Every module looks its volume (and server, location) up by name and polls its own action every second.")
+	case "modern", "modern-hosts":
+		fmt.Fprintf(&s, " It started %d processes", w.Measure.Procs)
+		if w.Name == "modern" {
+			s.WriteString(": every volume is one module run plus its async_status checks")
+		} else {
+			s.WriteString(": one play per stage over the inventory in `serial` batches of 10 hosts (forks = 10), a batch waiting for its slowest host")
+		}
+		s.WriteString("; `volume_attachment` looks the volume and the server up by name or id, `volume` the volume (and location) by name, and each module waits for its own action with hcloud-python 2.x's backoff: a poll at once, then after 2 s, 4 s and every 5 s (base 1 s doubled from the first retry, capped at 5 s), so a 3 s attach or detach is seen done about 6 s after its request and a 1 s create after 2 s.")
+	case "cli":
+		fmt.Fprintf(&s, " It started %d processes: one hcloud process per volume and stage, each looking its volume or server up and polling its own action every 500 ms; the batch waits for its slowest command.", w.Measure.Procs)
+	case "kbv3":
+		s.WriteString(" " + kbv3Reading(w, rep.Opts.Batch, rep.ActionTimes, goStart))
+	}
+	return s.String()
+}
+
+// simReading compares the simulator's throughput with the busiest run's request rate, to show
+// the simulator limits no measurement; "" when either is missing.
+func (rep *Report) simReading() string {
+	if rep.RPS == nil || rep.RPS.Max <= 0 {
+		return ""
+	}
+	busiest, name := 0.0, ""
+	for _, r := range slices.Concat(rep.Ways, rep.Extras) {
+		if ran(r) && r.Measure.Wall > 0 {
+			if v := float64(r.Stats.Requests.Total) / r.Measure.Wall.Seconds(); v > busiest {
+				busiest, name = v, r.Title
+			}
+		}
+	}
+	if name == "" {
+		return ""
+	}
+	return fmt.Sprintf("**The simulator** sustains %.0f requests/s on this machine; the busiest run (%s) averaged %.1f requests/s, %.0f× less: the simulator is not what limits any measurement.", rep.RPS.Max, name, busiest, rep.RPS.Max/busiest)
 }
 
 func (rep *Report) allRuns() []*WayResult { return slices.Concat(rep.Ways, rep.Extras) }
@@ -553,34 +588,58 @@ func rpsTable(b *strings.Builder, r *RPSResult) {
 // Markdown is docs/BENCHMARKS.md.
 func (rep *Report) Markdown() string {
 	var b strings.Builder
-	m := rep.Machine
+	rep.writeIntro(&b)
+	rep.writeSettings(&b)
+	rep.writeResets(&b)
+	rep.writeBounds(&b)
+	rep.writeExtras(&b)
+	rep.writeServer(&b)
+	rep.writeFleets(&b)
+	rep.writeStartup(&b)
+	rep.writeThroughput(&b)
+	rep.writeLimits(&b)
+	b.WriteString("\n## Requests by route\n\n")
+	routeTable(&b, rep.allRuns())
+	rep.writeCommands(&b)
+	return b.String()
+}
+
+// writeIntro is the title, when the report was made and what the reset is.
+func (rep *Report) writeIntro(b *strings.Builder) {
 	b.WriteString("# Benchmarks\n\n")
-	fmt.Fprintf(&b, "Generated by `make bench` (`cmd/kbv3-bench`, package `internal/bench`) on %s, in %s. Do not edit by hand: run `make bench` again.\n\n",
+	fmt.Fprintf(b, "Generated by `make bench` (`cmd/kbv3-bench`, package `internal/bench`) on %s, in %s. Do not edit by hand: run `make bench` again.\n\n",
 		rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Elapsed.Round(time.Second))
 	b.WriteString("The PH3-02 reset (detach and delete the 40 old `vol-*` volumes, create the 47 `kbv3-<hostname>-data` volumes of `servers/volume_plan_v3.json`, attach each to its server, batches of " + fmt.Sprint(rep.Opts.Batch) + ") done six ways against one `hcloud-sim`, with the same settings for all: kbv3 (`playbooks/volume_reset_v3.yml`); the official collection hetzner.hcloud in two versions, 1.11 from Debian 12's `ansible` package on its ansible-core 2.14 and 5.x from Debian 13's `ansible` 12 on ansible-core 2.19 (`make modern-ansible` unpacks it into `.cache/modern-ansible`), each written the two ways a user of it would (`bench/official/volume_reset_official.yml` and `bench/modern/volume_reset_modern.yml`: loops of async module calls on the controller, ten at a time; `bench/official/volume_reset_official_hosts.yml` and `bench/modern/volume_reset_modern_hosts.yml`: a play per stage over the inventory in `serial` batches of ten hosts, forks 10; 1.11 with its `hcloud_volume` module, 5.x with `volume_attachment` to detach and attach and `volume` to delete and create; the targets hold kbv3 to the fastest of the four); and the report's own way, the `hcloud` CLI in a Bash loop (`bench/cli/volume_reset_cli.sh`).\n\n")
+}
 
+// writeSettings describes the machine, the simulator and how every run is prepared and measured.
+func (rep *Report) writeSettings(b *strings.Builder) {
+	m := rep.Machine
 	b.WriteString("## Machine and settings\n\n")
-	fmt.Fprintf(&b, "* CPU: %s, `nproc` = %d; memory %s; %s.\n", m.CPU, m.NProc, m.Memory, m.Kernel)
+	fmt.Fprintf(b, "* CPU: %s, `nproc` = %d; memory %s; %s.\n", m.CPU, m.NProc, m.Memory, m.Kernel)
 	for _, v := range m.Versions {
-		fmt.Fprintf(&b, "* %s: %s\n", v[0], v[1])
+		fmt.Fprintf(b, "* %s: %s\n", v[0], v[1])
 	}
 	if rep.ActionTimes != nil {
 		var ts []string
 		for _, c := range slices.Sorted(maps.Keys(rep.ActionTimes)) {
 			ts = append(ts, fmt.Sprintf("%s %s", c, rep.ActionTimes[c]))
 		}
-		fmt.Fprintf(&b, "* Simulator: `bin/hcloud-sim %s`: the default action times (%s) and the rate limit on (%s; the bucket is full at the start of each run, `POST /_sim/reset` refills it).\n",
+		fmt.Fprintf(b, "* Simulator: `bin/hcloud-sim %s`: the default action times (%s) and the rate limit on (%s; the bucket is full at the start of each run, `POST /_sim/reset` refills it).\n",
 			strings.Join(redact(rep.SimArgs), " "), strings.Join(ts, ", "), rep.RateLimit)
 	}
-	fmt.Fprintf(&b, "* Batch size %d for every way. Before each run the simulator is reset (`POST /_sim/reset`), the reviewed diff is computed from the live state with `plan.Compute` (what `playbooks/volume_diff_v3.yml` writes, selector `vol-*`) and the counters are zeroed (`POST /_sim/stats/reset`); every way reads the same plan and diff.\n", rep.Opts.Batch)
+	fmt.Fprintf(b, "* Batch size %d for every way. Before each run the simulator is reset (`POST /_sim/reset`), the reviewed diff is computed from the live state with `plan.Compute` (what `playbooks/volume_diff_v3.yml` writes, selector `vol-*`) and the counters are zeroed (`POST /_sim/stats/reset`); every way reads the same plan and diff.\n", rep.Opts.Batch)
 	b.WriteString("* Requests and their kinds come from `GET /_sim/stats` (`by_route`, `by_status`); the end state from `GET /_sim/state`: each plan volume exists once, with its size and its server's location, attached to its server; no `vol-*` is left; every other volume (`keybuzz-archive-01`) is untouched; nothing else exists.\n")
 	b.WriteString("* Memory: *peak RSS, whole tree* is the largest sum of the resident sets of all the run's processes at one moment, sampled from `/proc` every 50 ms; processes are found by an environment variable they inherit, so Ansible's async jobs, which leave the process group, are counted. *Largest process* is `wait4`'s `ru_maxrss` of the run: the largest resident set of a single process among the command and the descendants it waited for (Linux gives the maximum, not a sum, and not the async jobs). *Processes* is how many distinct processes the sampler saw (a process living under 50 ms can be missed). *CPU time* is `wait4`'s user plus system time of the run (again without the async jobs); *load before* is the 1-minute load average just before the run, a sign of other work on the machine.\n\n")
+}
 
+// writeResets is the table of the six ways and the targets they are held to.
+func (rep *Report) writeResets(b *strings.Builder) {
 	b.WriteString("## The reset, six ways\n\n")
-	mainTable(&b, rep.Ways)
+	mainTable(b, rep.Ways)
 	if ts := rep.targets(); len(ts) > 0 {
 		b.WriteString("\n### Targets\n\n")
-		targetTable(&b, ts)
+		targetTable(b, ts)
 		if lines := rep.missedReading(); len(lines) > 0 {
 			b.WriteString("\nWhy the missed targets are missed:\n\n")
 			for _, l := range lines {
@@ -588,46 +647,74 @@ func (rep *Report) Markdown() string {
 			}
 		}
 	}
+}
+
+// writeBounds puts kbv3's runs beside their bounds.
+func (rep *Report) writeBounds(b *strings.Builder) {
 	b.WriteString("\n## kbv3 beside its bound\n\n")
 	b.WriteString("Time bound: the stages run one after the other, each in waves of at most the batch size, and a wave lasts at least its action time: the sum over detach, delete, create and attach of ceil(n / batch) × the simulator's action time (`delete_volume` is how long the simulator holds a DELETE). Request bound, the fewest requests the work allows: each mutation once, the list pages (50 a page) of one snapshot of volumes and servers and of one final volume list for the verification, and one poll per wave of actions (one `GET /actions?id=…` takes 25 ids; a delete has no action). Client start-up, Ansible's own work, retries and polls made before an action can have finished are all above it.\n\n")
-	boundTable(&b, rep.allRuns())
+	boundTable(b, rep.allRuns())
+}
 
+// writeExtras is the table of the no-op reruns, --check and the generated fleets.
+func (rep *Report) writeExtras(b *strings.Builder) {
 	b.WriteString("\n## No-op rerun, --check, generated fleets\n\n")
-	var extras []*WayResult
-	extras = append(extras, rep.Extras...)
-	mainTable(&b, extras)
+	mainTable(b, rep.Extras)
 	b.WriteString("\nThe no-op rerun runs the same command on the fleet kbv3 has just reset, once with the same reviewed diff (the 40 deletes it lists are gone) and once with a diff computed afresh (nothing to delete). `--check` runs on a fresh fleet, which must stay unchanged.\n")
-	if rep.Server != nil {
-		b.WriteString("\n## A create with `server`\n\n")
-		fmt.Fprintf(&b, "`%s` on the fresh PH3-02 fleet, %d times, each a new volume on another server: the API creates the volume and attaches it in the same request, the attach coming back in `next_actions`; it can only progress once the create is done, so the least any client can take is the sum of the two action times, %s + %s = %s, and a client that polls every %s ends within one poll interval of it. *Module process*, the figure the target takes (the median of the runs), is exec to exit of the Go binary module as Ansible runs it, without Ansible's own work around it: it includes the process's start and the lookups before the create request, so it overstates the wait; *duration_ms* is the module's own figure for the volume.\n\n",
-			rep.Server.Command, len(rep.Server.Runs), secs3(rep.Server.Create), secs3(rep.Server.Attach), secs3(rep.Server.Create+rep.Server.Attach), rep.Server.Poll)
-		serverTable(&b, rep.Server)
+}
+
+// writeServer is the create-with-server section, when it ran.
+func (rep *Report) writeServer(b *strings.Builder) {
+	if rep.Server == nil {
+		return
 	}
-	if fleets := rep.fleetRuns(); len(fleets) > 0 {
-		b.WriteString("\n## Generated fleets under the rate limit\n\n")
-		b.WriteString(fleetMethod)
-		fleetTable(&b, fleets)
-		b.WriteString("\n")
-		for _, r := range fleets {
-			if ran(r) {
-				fmt.Fprintf(&b, "* %s: `bin/hcloud-sim --scenario generated:%d`, rate limit %s (the real API's %s ÷%d); time bound %s; requests %s.\n",
-					r.Title, r.Fleet.Fleet.N, r.Fleet.RateLimit, r.Fleet.Real(), r.Fleet.Fleet.Scale, r.Bound.TimeFormula, r.Bound.RequestsFormula)
-			}
+	b.WriteString("\n## A create with `server`\n\n")
+	fmt.Fprintf(b, "`%s` on the fresh PH3-02 fleet, %d times, each a new volume on another server: the API creates the volume and attaches it in the same request, the attach coming back in `next_actions`; it can only progress once the create is done, so the least any client can take is the sum of the two action times, %s + %s = %s, and a client that polls every %s ends within one poll interval of it. *Module process*, the figure the target takes (the median of the runs), is exec to exit of the Go binary module as Ansible runs it, without Ansible's own work around it: it includes the process's start and the lookups before the create request, so it overstates the wait; *duration_ms* is the module's own figure for the volume.\n\n",
+		rep.Server.Command, len(rep.Server.Runs), secs3(rep.Server.Create), secs3(rep.Server.Attach), secs3(rep.Server.Create+rep.Server.Attach), rep.Server.Poll)
+	serverTable(b, rep.Server)
+}
+
+// writeFleets is the generated fleets' section, when any ran.
+func (rep *Report) writeFleets(b *strings.Builder) {
+	fleets := rep.fleetRuns()
+	if len(fleets) == 0 {
+		return
+	}
+	b.WriteString("\n## Generated fleets under the rate limit\n\n")
+	b.WriteString(fleetMethod)
+	fleetTable(b, fleets)
+	b.WriteString("\n")
+	for _, r := range fleets {
+		if ran(r) {
+			fmt.Fprintf(b, "* %s: `bin/hcloud-sim --scenario generated:%d`, rate limit %s (the real API's %s ÷%d); time bound %s; requests %s.\n",
+				r.Title, r.Fleet.Fleet.N, r.Fleet.RateLimit, r.Fleet.Real(), r.Fleet.Fleet.Scale, r.Bound.TimeFormula, r.Bound.RequestsFormula)
 		}
-		fmt.Fprintf(&b, "\nOn the PH3-02 fleet kbv3 made %s requests per volume.\n", perVolume(rep.Find("kbv3")))
 	}
+	fmt.Fprintf(b, "\nOn the PH3-02 fleet kbv3 made %s requests per volume.\n", perVolume(rep.Find("kbv3")))
+}
 
-	if len(rep.Startup) > 0 {
-		b.WriteString("\n## Start-up cost of one module process\n\n")
-		startupTable(&b, rep.Startup)
-		fmt.Fprintf(&b, "\nMethod: %s. The Go module runs as Ansible runs a binary module (`plugins/modules/kbv3_volume_info ARGS_FILE`); the Python module runs as the `AnsiballZ_hcloud_volume_info.py` wrapper Ansible builds (kept with `ANSIBLE_KEEP_REMOTE_FILES=1`) under `/usr/bin/python3`. One warm-up run each, then the runs alternate. Neither figure includes Ansible's own per-task work on the controller.\n", rep.Startup[0].Method)
+// writeStartup is the start-up cost section, when it was measured.
+func (rep *Report) writeStartup(b *strings.Builder) {
+	if len(rep.Startup) == 0 {
+		return
 	}
-	if rep.RPS != nil {
-		b.WriteString("\n## The simulator's throughput\n\n")
-		fmt.Fprintf(&b, "`bin/hcloud-sim %s`, keep-alive clients in the harness on the same %d-core machine alternating `GET /v1/volumes?page=1&per_page=50` (the 41 volumes) and `GET /v1/actions?id=A`, %s per row:\n\n", strings.Join(rep.RPS.Args, " "), m.NProc, rep.RPS.Duration)
-		rpsTable(&b, rep.RPS)
-	}
+	b.WriteString("\n## Start-up cost of one module process\n\n")
+	startupTable(b, rep.Startup)
+	fmt.Fprintf(b, "\nMethod: %s. The Go module runs as Ansible runs a binary module (`plugins/modules/kbv3_volume_info ARGS_FILE`); the Python module runs as the `AnsiballZ_hcloud_volume_info.py` wrapper Ansible builds (kept with `ANSIBLE_KEEP_REMOTE_FILES=1`) under `/usr/bin/python3`. One warm-up run each, then the runs alternate. Neither figure includes Ansible's own per-task work on the controller.\n", rep.Startup[0].Method)
+}
 
+// writeThroughput is the simulator's throughput section, when it was measured.
+func (rep *Report) writeThroughput(b *strings.Builder) {
+	if rep.RPS == nil {
+		return
+	}
+	b.WriteString("\n## The simulator's throughput\n\n")
+	fmt.Fprintf(b, "`bin/hcloud-sim %s`, keep-alive clients in the harness on the same %d-core machine alternating `GET /v1/volumes?page=1&per_page=50` (the 41 volumes) and `GET /v1/actions?id=A`, %s per row:\n\n", strings.Join(rep.RPS.Args, " "), rep.Machine.NProc, rep.RPS.Duration)
+	rpsTable(b, rep.RPS)
+}
+
+// writeLimits is what limits each way, with the notes of the run.
+func (rep *Report) writeLimits(b *strings.Builder) {
 	b.WriteString("\n## What limits each way\n\n")
 	for _, line := range rep.reading() {
 		b.WriteString("* " + line + "\n")
@@ -635,15 +722,16 @@ func (rep *Report) Markdown() string {
 	for _, n := range rep.Notes {
 		b.WriteString("* " + n + "\n")
 	}
+}
 
-	b.WriteString("\n## Requests by route\n\n")
-	routeTable(&b, rep.allRuns())
-
+// writeCommands is how to run the bench again and the command of every run, with the work
+// directories written WORK.
+func (rep *Report) writeCommands(b *strings.Builder) {
 	b.WriteString("\n## Commands\n\n")
 	if len(rep.Parts) > 1 {
 		b.WriteString("This report puts together the runs of several invocations of the harness (`kbv3-bench -render A/results.json,B/results.json`), one after the other on the same machine; WORK is each one's work directory:\n\n```sh\nmake deps build modern-ansible\n")
 		for _, p := range rep.Parts {
-			fmt.Fprintf(&b, "%s    # %s, %s\n", p.Invocation, p.Started.UTC().Format("15:04 MST"), p.Elapsed.Round(time.Second))
+			fmt.Fprintf(b, "%s    # %s, %s\n", p.Invocation, p.Started.UTC().Format("15:04 MST"), p.Elapsed.Round(time.Second))
 		}
 		b.WriteString("```\n\n")
 	} else {
@@ -660,11 +748,10 @@ func (rep *Report) Markdown() string {
 				}
 			}
 			cmd = strings.ReplaceAll(cmd, rep.Opts.Repo+"/", "")
-			fmt.Fprintf(&b, "# %s\n%s\n", r.Title, cmd)
+			fmt.Fprintf(b, "# %s\n%s\n", r.Title, cmd)
 		}
 	}
 	b.WriteString("```\n\n`WORK/<run>/vars.json` sets `diff_path`, `snapshot_path`, `batch_size` (and for kbv3 `report_path`, `log_path`) to files of the run's directory, so that a benchmark never writes into `servers/`, `reports/` or `logs/`.\n")
-	return b.String()
 }
 
 func perVolume(r *WayResult) string {

@@ -87,60 +87,80 @@ func (r *runner) serverCreate(ctx context.Context) *ServerResult {
 		servers = append(servers, s.Name)
 	}
 	slices.Sort(servers)
-	bin := filepath.Join(r.opts.Repo, "plugins", "modules", "kbv3_volume_create")
 	for i := range min(max(r.opts.ServerRuns, 1), len(servers)) {
-		run := ServerRun{Volume: fmt.Sprintf("kbv3-bench-with-server-%d", i+1), Server: servers[i]}
-		args := filepath.Join(dir, fmt.Sprintf("args-%d.json", i+1))
-		data, _ := json.Marshal(map[string]any{
-			"name": run.Volume, "size": 10, "server": run.Server, "api_endpoint": r.sim.Endpoint, "api_token": Token,
-			"_ansible_check_mode": false, "_ansible_diff": false, "_ansible_no_log": false, "_ansible_verbosity": 0,
-			"_ansible_module_name": "kbv3_volume_create", "_ansible_tmpdir": dir, "_ansible_debug": false,
-			"_ansible_keep_remote_files": false,
-		})
-		if err := os.WriteFile(args, data, 0o600); err != nil {
+		run, err := r.serverRun(ctx, dir, i+1, servers[i])
+		if err != nil {
 			return fail(err)
-		}
-		if err := r.sim.ResetStats(); err != nil {
-			return fail(err)
-		}
-		c, cancel := context.WithTimeout(ctx, r.opts.WayTimeout)
-		cmd := exec.CommandContext(c, bin, args)
-		cmd.Dir = dir
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		start := time.Now()
-		runErr := cmd.Run()
-		run.Wall = time.Since(start)
-		cancel()
-		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("answer-%d.json", i+1)), out.Bytes(), 0o644)
-		var ans struct {
-			Failed  bool   `json:"failed"`
-			Msg     string `json:"msg"`
-			Volumes []struct {
-				Action     string `json:"action"`
-				DurationMs int64  `json:"duration_ms"`
-			} `json:"volumes"`
-		}
-		switch err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &ans); {
-		case err != nil:
-			run.Problem = fmt.Sprintf("answer is not JSON (%v, exit %v): %.200s", err, runErr, out.String())
-		case ans.Failed || len(ans.Volumes) != 1:
-			run.Problem = fmt.Sprintf("the module failed: %.200s", ans.Msg)
-		default:
-			run.Action, run.ModuleMs = ans.Volumes[0].Action, ans.Volumes[0].DurationMs
-		}
-		if stats, err := r.sim.stats(); err == nil {
-			run.Requests = stats.Requests.Total
-		}
-		if after, err := r.sim.state(); err != nil {
-			run.Problem = "state: " + err.Error()
-		} else if v, ok := simproc.State(*after).Volume(run.Volume); !ok {
-			run.Problem = cmp.Or(run.Problem, "the volume does not exist")
-		} else if s, ok := simproc.State(*after).Server(run.Server); !ok || v.Server == nil || *v.Server != s.ID {
-			run.Problem = cmp.Or(run.Problem, "the volume is not attached to "+run.Server)
 		}
 		r.logf("server: %s on %s in %s (module %d ms, %d requests) %s", run.Volume, run.Server, run.Wall.Round(time.Millisecond), run.ModuleMs, run.Requests, run.Problem)
 		res.Runs = append(res.Runs, run)
 	}
 	return res
+}
+
+// serverRun creates volume n with server, from zeroed counters, and checks it ended attached.
+// Its error is the harness's; what went wrong with the module is in the run's Problem.
+func (r *runner) serverRun(ctx context.Context, dir string, n int, server string) (ServerRun, error) {
+	run := ServerRun{Volume: fmt.Sprintf("kbv3-bench-with-server-%d", n), Server: server}
+	args := filepath.Join(dir, fmt.Sprintf("args-%d.json", n))
+	data, _ := json.Marshal(map[string]any{
+		"name": run.Volume, "size": 10, "server": run.Server, "api_endpoint": r.sim.Endpoint, "api_token": Token,
+		"_ansible_check_mode": false, "_ansible_diff": false, "_ansible_no_log": false, "_ansible_verbosity": 0,
+		"_ansible_module_name": "kbv3_volume_create", "_ansible_tmpdir": dir, "_ansible_debug": false,
+		"_ansible_keep_remote_files": false,
+	})
+	if err := os.WriteFile(args, data, 0o600); err != nil {
+		return run, err
+	}
+	if err := r.sim.ResetStats(); err != nil {
+		return run, err
+	}
+	c, cancel := context.WithTimeout(ctx, r.opts.WayTimeout)
+	cmd := exec.CommandContext(c, filepath.Join(r.opts.Repo, "plugins", "modules", "kbv3_volume_create"), args)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	start := time.Now()
+	runErr := cmd.Run()
+	run.Wall = time.Since(start)
+	cancel()
+	_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("answer-%d.json", n)), out.Bytes(), 0o644)
+	run.readAnswer(out.Bytes(), runErr)
+	if stats, err := r.sim.stats(); err == nil {
+		run.Requests = stats.Requests.Total
+	}
+	r.checkAttached(&run)
+	return run, nil
+}
+
+// readAnswer takes the module's action and duration from its JSON answer, or the problem.
+func (run *ServerRun) readAnswer(out []byte, runErr error) {
+	var ans struct {
+		Failed  bool   `json:"failed"`
+		Msg     string `json:"msg"`
+		Volumes []struct {
+			Action     string `json:"action"`
+			DurationMs int64  `json:"duration_ms"`
+		} `json:"volumes"`
+	}
+	switch err := json.Unmarshal(bytes.TrimSpace(out), &ans); {
+	case err != nil:
+		run.Problem = fmt.Sprintf("answer is not JSON (%v, exit %v): %.200s", err, runErr, string(out))
+	case ans.Failed || len(ans.Volumes) != 1:
+		run.Problem = fmt.Sprintf("the module failed: %.200s", ans.Msg)
+	default:
+		run.Action, run.ModuleMs = ans.Volumes[0].Action, ans.Volumes[0].DurationMs
+	}
+}
+
+// checkAttached reads the end state: the run's volume must exist, attached to its server. A
+// problem the answer showed comes first.
+func (r *runner) checkAttached(run *ServerRun) {
+	if after, err := r.sim.state(); err != nil {
+		run.Problem = "state: " + err.Error()
+	} else if v, ok := simproc.State(*after).Volume(run.Volume); !ok {
+		run.Problem = cmp.Or(run.Problem, "the volume does not exist")
+	} else if s, ok := simproc.State(*after).Server(run.Server); !ok || v.Server == nil || *v.Server != s.ID {
+		run.Problem = cmp.Or(run.Problem, "the volume is not attached to "+run.Server)
+	}
 }
