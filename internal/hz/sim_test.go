@@ -714,19 +714,8 @@ func TestKnownServersAreNotReadAgain(t *testing.T) {
 func TestAttachWithoutRead(t *testing.T) {
 	f := newFixture(t, sim.Config{}, nil)
 	ctx := ctxTimeout(t, 30*time.Second)
-	server := func(name string) hz.KnownServer {
-		sv, _, err := f.client.HCloud().Server.GetByName(ctx, name)
-		require.NoError(t, err)
-		require.NotNil(t, sv, name)
-		return hz.KnownServer{ID: sv.ID, Name: sv.Name, Location: sv.Location.Name}
-	}
-	crm, etl := server("crm-01"), server("etl-01")
-	create := func(name, loc string) int64 {
-		r, _, err := f.client.HCloud().Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: name, Size: 10, Location: &hcloud.Location{Name: loc}})
-		require.NoError(t, err)
-		require.NoError(t, f.client.Wait(ctx, name, r.Action))
-		return r.Volume.ID
-	}
+	crm, etl := knownServer(ctx, t, f, "crm-01"), knownServer(ctx, t, f, "etl-01")
+	create := func(name, loc string) int64 { return createDetached(ctx, t, f, name, loc) }
 	otherLoc := "hel1"
 	if crm.Location == otherLoc {
 		otherLoc = "fsn1"
@@ -792,18 +781,45 @@ func TestAttachWithoutRead(t *testing.T) {
 			}
 		})
 	}
+}
 
-	t.Run("check mode and a read snapshot go the reading way", func(t *testing.T) {
-		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-unread-fresh"}, Known: []hz.KnownServer{crm}})
-		require.NoError(t, err)
-		res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-fresh", Server: "crm-01", ID: fresh, Unread: true})
-		require.NoError(t, err)
-		assert.Equal(t, hz.OutcomeAlreadyAttached, res.Outcome, "decided from the snapshot, no request")
-		_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-x", Server: "crm-01", Unread: true})
-		require.Error(t, err, "an unread attach needs an id")
-		f.sim.ResetStats()
-		_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-twice", Server: "crm-01", ID: twice, Unread: true, Check: true})
-		require.ErrorIs(t, err, hz.ErrNotInSnapshot, "check mode predicts from what was read, never unread")
-		assert.Zero(t, f.sim.Stats().Requests.Total, "no request")
-	})
+// An unread attach needs an id; a volume the snapshot read, and check mode, go the reading way.
+func TestAttachWithoutReadOnlyWhenItMay(t *testing.T) {
+	f := newFixture(t, sim.Config{}, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	crm := knownServer(ctx, t, f, "crm-01")
+	attached := createDetached(ctx, t, f, "kbv3-unread-attached", crm.Location)
+	other := createDetached(ctx, t, f, "kbv3-unread-other", crm.Location)
+	a, _, err := f.client.HCloud().Volume.Attach(ctx, &hcloud.Volume{ID: attached}, &hcloud.Server{ID: crm.ID})
+	require.NoError(t, err)
+	require.NoError(t, f.client.Wait(ctx, "kbv3-unread-attached", a))
+
+	s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: []string{"kbv3-unread-attached"}, Known: []hz.KnownServer{crm}})
+	require.NoError(t, err)
+	f.sim.ResetStats()
+	res, err := f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-attached", Server: "crm-01", ID: attached, Unread: true})
+	require.NoError(t, err)
+	assert.Equal(t, hz.OutcomeAlreadyAttached, res.Outcome, "decided from the snapshot")
+	_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-x", Server: "crm-01", Unread: true})
+	require.Error(t, err, "an unread attach needs an id")
+	_, err = f.client.Attach(ctx, s, hz.AttachOpts{Name: "kbv3-unread-other", Server: "crm-01", ID: other, Unread: true, Check: true})
+	require.ErrorIs(t, err, hz.ErrNotInSnapshot, "check mode predicts from what was read, never unread")
+	assert.Zero(t, f.sim.Stats().Requests.Total, "no request")
+}
+
+func knownServer(ctx context.Context, t *testing.T, f *fixture, name string) hz.KnownServer {
+	t.Helper()
+	sv, _, err := f.client.HCloud().Server.GetByName(ctx, name)
+	require.NoError(t, err)
+	require.NotNil(t, sv, name)
+	return hz.KnownServer{ID: sv.ID, Name: sv.Name, Location: sv.Location.Name}
+}
+
+// createDetached creates a volume of 10 GB in loc behind the client's back and waits for it.
+func createDetached(ctx context.Context, t *testing.T, f *fixture, name, loc string) int64 {
+	t.Helper()
+	r, _, err := f.client.HCloud().Volume.Create(ctx, hcloud.VolumeCreateOpts{Name: name, Size: 10, Location: &hcloud.Location{Name: loc}})
+	require.NoError(t, err)
+	require.NoError(t, f.client.Wait(ctx, name, r.Action))
+	return r.Volume.ID
 }

@@ -448,7 +448,9 @@ func (c *Client) attachVolume(ctx context.Context, s *Snapshot, v *hcloud.Volume
 			a, resp, err := c.hc.Volume.AttachWithOpts(ctx, v, hcloud.VolumeAttachOpts{Server: &hcloud.Server{ID: sv.ID}, Automount: o.Automount})
 			return []*hcloud.Action{a}, resp, err
 		},
-		made:      c.madeIf(o.Name, func(cur *hcloud.Volume) bool { return cur != nil && cur.ID == v.ID && cur.Server != nil && cur.Server.ID == sv.ID }),
+		made: c.madeIf(o.Name, func(cur *hcloud.Volume) bool {
+			return cur != nil && cur.ID == v.ID && cur.Server != nil && cur.Server.ID == sv.ID
+		}),
 		madeCodes: []hcloud.ErrorCode{hcloud.ErrorCodeVolumeAlreadyAttached},
 		target:    o.Server,
 	})

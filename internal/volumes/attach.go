@@ -17,10 +17,10 @@ import (
 // AttachOptions are the options of kbv3_volume_attach (plugins/modules/kbv3_volume_attach.yml).
 type AttachOptions struct {
 	Common    `mapstructure:",squash"`
-	Name      string        `mapstructure:"name"`
-	Server    string        `mapstructure:"server"`
-	Automount bool          `mapstructure:"automount" ansible:"default=false"`
-	Force     bool          `mapstructure:"force" ansible:"default=false"`
+	Name      string `mapstructure:"name"`
+	Server    string `mapstructure:"server"`
+	Automount bool   `mapstructure:"automount" ansible:"default=false"`
+	Force     bool   `mapstructure:"force" ansible:"default=false"`
 	// Lookup reads the volumes before attaching. The reset's attach stage turns it off for the
 	// volumes its create stage made, whose entries carry the id that create reported: each is
 	// attached at once, by id, and the API's refusals stand in for the checks a read would make
