@@ -9,6 +9,10 @@ printed before its message. These filters read those results once for every stag
 
 - kbv3_failed_hosts: the hosts the later stages skip, those already failed plus this stage's;
 - kbv3_stage_failures: one short line per failed batch, its module's message, to print;
+- kbv3_host_lines: the end of the run, host by host: the line each host prints, whether this
+  run changed one of its volumes, and whether the host failed (with the reason), computed once
+  so that the task printing them costs each host a dictionary lookup, not a pass over every
+  stage's results;
 - kbv3_created_ids: a batch's plan entries, each given the id of the volume the create stage
   reported created for its host, so that the attach stage attaches by id without a read.
 
@@ -72,10 +76,58 @@ def stage_failures(stage, name):
     return lines
 
 
+# Item actions that change nothing (internal/volumes: the outcomes that are not a change).
+_UNCHANGED = ('already_detached', 'already_attached', 'absent', 'exists', 'ok', 'skipped', 'failed', 'refused')
+
+
+def host_lines(verify, stages, failed, check_mode=False):
+    """{host: {msg, changed, failed}} for every plan host the verification has a row for and every
+    failed host. stages are the registered results of the stages, in their order; verify is the
+    verification's result; failed the hosts the stages failed."""
+    if verify is None or isinstance(verify, Undefined):
+        return {}  # not verified yet (ansible-lint templates tasks without their vars)
+    if not isinstance(verify, dict):
+        raise AnsibleFilterError('kbv3_host_lines takes the verification result, not %s' % type(verify).__name__)
+    rows = dict((r.get('hostname'), r) for r in verify.get('rows') or [])
+    problems = verify.get('host_problems') or {}
+    bad = set(failed or []) | set(verify.get('problem_hosts') or [])
+    done = {}
+    for stage in stages or []:
+        for result in _results(stage):
+            for v in result.get('volumes') or []:
+                if v.get('host'):
+                    done.setdefault(v['host'], []).append(v)
+    out = {}
+    for host in sorted(set(rows) | bad):
+        mine = done.get(host, [])
+        failing = host in bad and not check_mode
+        parts = []
+        row = rows.get(host)
+        if row:
+            parts.append('%s %s GB%s%s; this run: %s%s' % (
+                row.get('volume'), row.get('size_gb'),
+                (' on ' + row['server']) if row.get('server') else ' (not attached)',
+                (', ' + row['linux_device']) if row.get('linux_device') else '',
+                ', '.join('%s %s' % (v.get('action'), v.get('volume')) for v in mine) or 'nothing',
+                '; FAILED' if host in bad else ''))
+        if failing:
+            parts.append('%s did not finish%s: %s Run the reset again once the cause is fixed.' % (
+                host, ' (its stage failed, its later stages were skipped)' if host in (failed or []) else '',
+                ' '.join(problems.get(host) or ['see the stage above'])))
+        out[host] = {
+            'msg': ' -- '.join(parts),
+            'changed': any(v.get('action') not in _UNCHANGED for v in mine),
+            'failed': failing,
+        }
+    return out
+
+
 def created_ids(entries, stage):
     """entries, each with the id of the volume stage (the create stage's registered result)
     reported created for the entry's hostname (and, when the entry names it, its volume). An
     entry the stage did not create a volume for, or that has an id already, is left as it is."""
+    if entries is None or isinstance(entries, Undefined):
+        return []  # no batch yet (ansible-lint templates tasks without their vars)
     if not isinstance(entries, list):
         raise AnsibleFilterError('kbv3_created_ids takes a list of plan entries, not %s' % type(entries).__name__)
     made = {}
@@ -99,4 +151,5 @@ class FilterModule(object):
             'kbv3_failed_hosts': failed_hosts,
             'kbv3_stage_failures': stage_failures,
             'kbv3_created_ids': created_ids,
+            'kbv3_host_lines': host_lines,
         }
