@@ -129,8 +129,11 @@ func (c *Client) readVolumes(ctx context.Context, s *Snapshot, opts SnapshotOpts
 	volumes := lister[*hcloud.Volume]{
 		what: "volumes",
 		page: func(ctx context.Context, n int) ([]*hcloud.Volume, *hcloud.Response, error) {
+			// In id order, said rather than assumed: the reset sends its old volumes in that order
+			// so that a delete batch finds them all on the first page.
 			return c.hc.Volume.List(ctx, hcloud.VolumeListOpts{
 				ListOpts: hcloud.ListOpts{Page: n, PerPage: listPageSize, LabelSelector: opts.LabelSelector},
+				Sort:     []string{"id:asc"},
 			})
 		},
 		lookup: c.volumeByName,

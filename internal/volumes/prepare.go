@@ -152,6 +152,12 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 	}
 	prep.Todo.Create = nonNil(prep.Todo.Create)
 	prep.Todo.Attach = nonNil(prep.Todo.Attach)
+	// Old volumes go in the order of their ids, the API's list order: once the batches before
+	// it are deleted, a delete batch's volumes are the project's lowest ids, and the first page
+	// that every batch reads holds them all (1 request instead of 1 + a lookup per name).
+	byID := func(a, b plan.DeleteEntry) int { return cmp.Compare(a.ID, b.ID) }
+	slices.SortStableFunc(prep.Todo.Detach, byID)
+	slices.SortStableFunc(prep.Todo.Delete, byID)
 	prep.Todo.Detach = nonNil(prep.Todo.Detach)
 	prep.Todo.Delete = nonNil(prep.Todo.Delete)
 	return prep, nil

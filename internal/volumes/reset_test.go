@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +311,50 @@ func runStagesInBatches(t *testing.T, r *rig, prep Preparation) {
 		assert.Equal(t, before["GET /v1/servers"], after["GET /v1/servers"], "%s: no server read", s.name)
 		assert.Equal(t, batches, after["GET /v1/volumes"]-before["GET /v1/volumes"], "%s: one volume list a batch", s.name)
 	}
+}
+
+// Stage 0 sends the old volumes in id order, whatever the diff's order, so that each delete
+// batch finds its volumes on the first page of the listing, the lowest ids once the batches
+// before it are deleted: one read per batch in a project of several pages, not 1 + 10 lookups.
+func TestOldVolumesGoInIDOrder(t *testing.T) {
+	r := newRig(t, sim.Config{Scenario: "generated:120"})
+	dir := t.TempDir()
+	planPath, diffPath := dir+"/plan.json", dir+"/diff.json"
+	p := &plan.Plan{Version: 1}
+	for _, sv := range r.sim.Store().State().Servers {
+		p.Volumes = append(p.Volumes, plan.Entry{Hostname: sv.Name, SizeGB: 10})
+	}
+	data, err := p.Encode()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(planPath, data, 0o600))
+	r.writeDiff(planPath, diffPath)
+	d, err := plan.LoadDiff(diffPath)
+	require.NoError(t, err)
+	require.Len(t, d.Delete, 120)
+	ids := func(list []plan.DeleteEntry) []int64 {
+		var out []int64
+		for _, e := range list {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	require.False(t, slices.IsSorted(ids(d.Delete)), "the diff lists them by name, not by id: the test needs both orders to differ")
+
+	prep, _ := r.stage0(planPath, diffPath, false)
+	require.Len(t, prep.Todo.Delete, 120)
+	assert.True(t, slices.IsSorted(ids(prep.Todo.Detach)), "detach in id order")
+	assert.True(t, slices.IsSorted(ids(prep.Todo.Delete)), "delete in id order")
+
+	for i := 0; i < len(prep.Todo.Detach); i += 10 {
+		out := r.detach(map[string]any{"volumes": jsonArgs[[]map[string]any](t, prep.Todo.Detach[i:min(i+10, len(prep.Todo.Detach))])}, false)
+		require.False(t, out.Failed, out.Msg)
+	}
+	for i := 0; i < len(prep.Todo.Delete); i += 10 {
+		before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
+		out := r.delete(map[string]any{"detach": true, "volumes": jsonArgs[[]map[string]any](t, prep.Todo.Delete[i:min(i+10, len(prep.Todo.Delete))])}, false)
+		require.False(t, out.Failed, out.Msg)
+		assert.Equal(t, []string{"deleted"}, slices.Compact(out.actions()), out.Msg)
+		assert.Equal(t, 1, r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]-before, "delete batch %d: one page", i/10+1)
+	}
+	assert.Empty(t, r.volumes(), "every old volume deleted")
 }
