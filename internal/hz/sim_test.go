@@ -2,6 +2,7 @@ package hz_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -822,4 +823,78 @@ func createDetached(ctx context.Context, t *testing.T, f *fixture, name, loc str
 	require.NoError(t, err)
 	require.NoError(t, f.client.Wait(ctx, name, r.Action))
 	return r.Volume.ID
+}
+
+// Volumes asked for with their ids are sought on the pages of the id-ordered listing that hold
+// them: ten neighbours cost page 1 and one or two pages, in a project of any size. Whatever
+// the pages do not show is looked up by name, so a guess that misses costs at most two
+// requests more than the lookups, and nothing is ever taken as absent because of it.
+func TestSnapshotSeeksThePagesOfKnownIDs(t *testing.T) {
+	f := newFixture(t, sim.Config{Scenario: "generated:1000"}, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	all, err := f.client.HCloud().Volume.All(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 1000)
+	slices.SortFunc(all, func(a, b *hcloud.Volume) int { return cmp.Compare(a.ID, b.ID) })
+	pick := func(idx ...int) (names []string, ids []int64) {
+		for _, i := range idx {
+			names, ids = append(names, all[i].Name), append(ids, all[i].ID)
+		}
+		return names, ids
+	}
+	span := func(from, n, step int) []int {
+		var out []int
+		for i := range n {
+			out = append(out, from+i*step)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		idx   []int
+		ids   bool // the ids are given
+		reads int  // at most
+	}{
+		{name: "ten neighbours in the middle", idx: span(512, 10, 1), ids: true, reads: 2},
+		{name: "ten neighbours across two pages", idx: span(545, 10, 1), ids: true, reads: 3},
+		{name: "ten neighbours at the end", idx: span(990, 10, 1), ids: true, reads: 2},
+		{name: "ten spread over the project: the pages that hold some, then lookups", idx: span(100, 10, 97), ids: true, reads: 1 + 2 + 10},
+		{name: "without ids: page 1 and lookups, as before", idx: span(512, 10, 1), reads: 1 + 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names, ids := pick(tc.idx...)
+			opts := hz.SnapshotOpts{Volumes: names}
+			if tc.ids {
+				opts.IDs = ids
+			}
+			f.sim.ResetStats()
+			s, err := f.client.Snapshot(ctx, opts)
+			require.NoError(t, err)
+			for i, n := range names {
+				v := s.Volume(n)
+				require.NotNil(t, v, n)
+				assert.Equal(t, ids[i], v.ID, n)
+			}
+			assert.LessOrEqual(t, f.routes()["GET /v1/volumes"], tc.reads, "volume reads: %v", f.routes())
+		})
+	}
+
+	t.Run("a volume gone or renamed since is never taken as absent by the pages", func(t *testing.T) {
+		names, ids := pick(span(600, 10, 1)...)
+		a, _, err := f.client.HCloud().Volume.Detach(ctx, &hcloud.Volume{ID: ids[3]})
+		require.NoError(t, err)
+		require.NoError(t, f.client.Wait(ctx, names[3], a))
+		_, err = f.client.HCloud().Volume.Delete(ctx, &hcloud.Volume{ID: ids[3]})
+		require.NoError(t, err)
+		_, _, err = f.client.HCloud().Volume.Update(ctx, &hcloud.Volume{ID: ids[5]}, hcloud.VolumeUpdateOpts{Name: "renamed-since"})
+		require.NoError(t, err)
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{Volumes: names, IDs: ids})
+		require.NoError(t, err)
+		assert.Nil(t, s.Volume(names[3]), "deleted")
+		assert.Nil(t, s.Volume(names[5]), "renamed: no volume of that name")
+		assert.NotNil(t, s.Volume("renamed-since"), "the renamed volume is found by its id (every volume is listed)")
+		for _, i := range []int{0, 1, 2, 4, 6, 7, 8, 9} {
+			assert.NotNil(t, s.Volume(names[i]), names[i])
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package hz
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -138,19 +139,20 @@ func (c *Client) readVolumes(ctx context.Context, s *Snapshot, opts SnapshotOpts
 		},
 		lookup: c.volumeByName,
 		name:   func(v *hcloud.Volume) string { return v.Name },
+		id:     func(v *hcloud.Volume) int64 { return v.ID },
 	}
 	names := unique(opts.Volumes)
 	for _, n := range names {
 		s.lookedUp[n] = true
 	}
-	vols, all, err := volumes.read(ctx, c, names, opts.AllVolumes)
+	vols, all, err := volumes.read(ctx, c, names, opts.IDs, opts.AllVolumes)
 	if err != nil {
 		return err
 	}
 	if !all && missingID(vols, opts.IDs) {
 		// An id whose volume no name led to (renamed, or gone) can only be told apart by
 		// reading every volume.
-		if vols, all, err = volumes.read(ctx, c, nil, true); err != nil {
+		if vols, all, err = volumes.read(ctx, c, nil, nil, true); err != nil {
 			return err
 		}
 	}
@@ -192,7 +194,7 @@ func (c *Client) readServers(ctx context.Context, s *Snapshot, servers lister[*h
 	for _, n := range names {
 		s.serverLooked[n] = true
 	}
-	svs, all, err := servers.read(ctx, c, names, false)
+	svs, all, err := servers.read(ctx, c, names, nil, false)
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (c *Client) nameServers(ctx context.Context, s *Snapshot, servers lister[*h
 		if s.allServers || !s.unnamedServers(asked) {
 			break
 		}
-		svs, all, err := servers.read(ctx, c, names, names == nil)
+		svs, all, err := servers.read(ctx, c, names, nil, names == nil)
 		if err != nil {
 			return err
 		}
@@ -403,15 +405,20 @@ type lister[T any] struct {
 	page   func(ctx context.Context, n int) ([]T, *hcloud.Response, error)
 	lookup func(ctx context.Context, name string) (T, error) // the zero T when there is none
 	name   func(T) string
+	// id, when set, says the pages are in id order (sort=id:asc), so that seek can find
+	// the page of an id.
+	id func(T) int64
 }
 
 // read returns the items of names, or every item when all is asked, with the fewest list
 // requests it can tell: a few names are looked up one by one (GET ?name=); otherwise the first
 // page of 50 is read, and then, for the names it did not hold, whichever is cheaper: one
 // lookup each, or the remaining pages. So a call on 10 volumes costs 2 pages in a project of
-// 88, and 1 + 10 lookups in a project of 1000, never a listing per item. complete reports
-// whether every item was read.
-func (l lister[T]) read(ctx context.Context, c *Client, names []string, all bool) (items []T, complete bool, err error) {
+// 88, and 1 + 10 lookups in a project of 1000, never a listing per item. When the ids of the
+// names are known, the pages that hold them are sought first (seek), so that 10 volumes of
+// neighbouring ids cost 2 or 3 pages in a project of any size. complete reports whether every
+// item was read.
+func (l lister[T]) read(ctx context.Context, c *Client, names []string, ids []int64, all bool) (items []T, complete bool, err error) {
 	if !all && len(names) <= maxNameLookups {
 		return l.lookupAll(ctx, names)
 	}
@@ -438,6 +445,11 @@ func (l lister[T]) read(ctx context.Context, c *Client, names []string, all bool
 			delete(missing, l.name(it))
 		}
 		if n == 1 && !all && last > 1 && len(missing) < last-1 {
+			sought, err := l.seek(ctx, c, got, missing, ids, last)
+			if err != nil {
+				return nil, false, err
+			}
+			items = append(items, sought...)
 			rest, _, err := l.lookupAll(ctx, slices.Sorted(maps.Keys(missing)))
 			return append(items, rest...), false, err
 		}
@@ -446,6 +458,110 @@ func (l lister[T]) read(ctx context.Context, c *Client, names []string, all bool
 		}
 	}
 	return items, true, nil
+}
+
+// maxSeeks bounds the pages seek reads: a wrong estimate costs at most this many requests
+// more than looking every name up.
+const maxSeeks = 2
+
+// seek reads the pages an id-ordered listing holds the wanted ids on, estimated from where the
+// pages read so far put their ids (first, page 1, gives the density of ids), at most maxSeeks
+// of them, and deletes the names it finds from missing. What it does not find is left to the
+// caller's lookups by name, so a volume is never taken as absent because a page missed it.
+func (l lister[T]) seek(ctx context.Context, c *Client, first []T, missing map[string]bool, ids []int64, last int) ([]T, error) {
+	if l.id == nil || len(ids) == 0 || len(first) < 2 {
+		return nil, nil
+	}
+	// The first and last item of each page read.
+	anchors := []anchor{{0, l.id(first[0])}, {int64(len(first) - 1), l.id(first[len(first)-1])}}
+	read := map[int]bool{1: true}
+	seen := map[int64]bool{}
+	for _, it := range first {
+		seen[l.id(it)] = true
+	}
+	var items []T
+	for range maxSeeks {
+		// The lowest wanted id not seen and outside the pages read: one inside a page read
+		// is not in the listing (gone, or renamed), which the lookups by name settle.
+		target := int64(-1)
+		for _, id := range ids {
+			if !seen[id] && !withinPages(anchors, id) && id > anchors[0].id && (target < 0 || id < target) {
+				target = id
+			}
+		}
+		if target < 0 || len(missing) == 0 {
+			break
+		}
+		p := int(estimateRank(anchors, target)/listPageSize) + 1
+		if p < 1 || p > last || read[p] {
+			break // nothing better to read than what was read: lookups settle the rest
+		}
+		read[p] = true
+		var got []T
+		err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, p), func(ctx context.Context) (*hcloud.Response, error) {
+			var resp *hcloud.Response
+			var err error
+			got, resp, err = l.page(ctx, p)
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			break
+		}
+		base := int64((p - 1) * listPageSize)
+		anchors = append(anchors, anchor{base, l.id(got[0])}, anchor{base + int64(len(got)-1), l.id(got[len(got)-1])})
+		slices.SortFunc(anchors, func(a, b anchor) int { return cmp.Compare(a.rank, b.rank) })
+		for _, it := range got {
+			seen[l.id(it)] = true
+			if missing[l.name(it)] {
+				delete(missing, l.name(it))
+				items = append(items, it)
+			}
+		}
+	}
+	return items, nil
+}
+
+// anchor is where a listing in id order put an id: its rank (0 for the first item).
+type anchor struct{ rank, id int64 }
+
+// withinPages reports whether id lies between the first and last id of a page read; anchors
+// hold each page's first and last item next to each other, sorted by rank.
+func withinPages(anchors []anchor, id int64) bool {
+	for i := 0; i+1 < len(anchors); i += 2 {
+		if anchors[i].id <= id && id <= anchors[i+1].id {
+			return true
+		}
+	}
+	return false
+}
+
+// estimateRank places id in the listing by linear interpolation between the anchors around
+// it (sorted by rank), or, beyond the last, at the density of the last page's two anchors.
+func estimateRank(anchors []anchor, id int64) int64 {
+	lo, hi := anchors[0], anchors[len(anchors)-1]
+	if id >= hi.id {
+		prev := anchors[max(0, len(anchors)-2)]
+		if hi.id <= prev.id {
+			return hi.rank
+		}
+		return hi.rank + (id-hi.id)*(hi.rank-prev.rank)/(hi.id-prev.id)
+	}
+	for _, a := range anchors {
+		if a.id <= id {
+			lo = a
+		}
+		if a.id > id {
+			hi = a
+			break
+		}
+	}
+	if hi.id <= lo.id {
+		return lo.rank
+	}
+	return lo.rank + (id-lo.id)*(hi.rank-lo.rank)/(hi.id-lo.id)
 }
 
 // lookupAll looks each name up; the names that do not exist are simply not in items.

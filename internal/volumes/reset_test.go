@@ -316,6 +316,7 @@ func runStagesInBatches(t *testing.T, r *rig, prep Preparation) {
 // Stage 0 sends the old volumes in id order, whatever the diff's order, so that each delete
 // batch finds its volumes on the first page of the listing, the lowest ids once the batches
 // before it are deleted: one read per batch in a project of several pages, not 1 + 10 lookups.
+// A detach batch finds its neighbouring ids on the page it seeks (hz, lister.seek).
 func TestOldVolumesGoInIDOrder(t *testing.T) {
 	r := newRig(t, sim.Config{Scenario: "generated:120"})
 	dir := t.TempDir()
@@ -346,8 +347,11 @@ func TestOldVolumesGoInIDOrder(t *testing.T) {
 	assert.True(t, slices.IsSorted(ids(prep.Todo.Delete)), "delete in id order")
 
 	for i := 0; i < len(prep.Todo.Detach); i += 10 {
+		before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
 		out := r.detach(map[string]any{"volumes": jsonArgs[[]map[string]any](t, prep.Todo.Detach[i:min(i+10, len(prep.Todo.Detach))])}, false)
 		require.False(t, out.Failed, out.Msg)
+		// Page 1, then the page (or two) the batch's ids are on, sought by id.
+		assert.LessOrEqual(t, r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]-before, 3, "detach batch %d", i/10+1)
 	}
 	for i := 0; i < len(prep.Todo.Delete); i += 10 {
 		before := r.sim.Stats().Requests.ByRoute["GET /v1/volumes"]
