@@ -114,9 +114,18 @@ def host_lines(verify, stages, failed, check_mode=False):
             parts.append('%s did not finish%s: %s Run the reset again once the cause is fixed.' % (
                 host, ' (its stage failed, its later stages were skipped)' if host in (failed or []) else '',
                 ' '.join(problems.get(host) or ['see the stage above'])))
+        changed = any(v.get('action') not in _UNCHANGED for v in mine)
+        if host in bad:
+            status = 'FAILED' if failing else 'would fail'
+        elif changed:
+            status = 'would change' if check_mode else 'changed'
+        else:
+            status = 'ok'
         out[host] = {
             'msg': ' -- '.join(parts),
-            'changed': any(v.get('action') not in _UNCHANGED for v in mine),
+            # The host's row of the table the play prints once: its status, then its volume.
+            'line': '%s: %s, %s' % (host, status, parts[0] if row else 'no volume in the plan'),
+            'changed': changed,
             'failed': failing,
         }
     return out
