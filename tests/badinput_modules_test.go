@@ -87,6 +87,7 @@ func badInputs() []badInput {
 		{name: "create plan entry size 10241", module: relCreate, args: e("name", nil, "size", nil, "location", nil, "volumes", list(e("hostname", "web-02", "size_gb", 10241))), want: []string{"web-02", "10241"}},
 		{name: "verify plan entry size 9", module: relVerify, args: e("volumes", list(e("hostname", "web-01", "size_gb", 9))), want: []string{"web-01", "9"}},
 		{name: "attach plan entry server_id -1", module: relAttach, args: e("volumes", list(e("hostname", "web-01", "size_gb", 20, "server_id", -1))), want: []string{"web-01", "server_id", "-1"}},
+		{name: "detach entry with a negative position", module: relDetach, args: e("volumes", list(e("id", "@id:vol-web-01", "name", "vol-web-01", "position", -1))), want: []string{"volumes[0]", "position -1"}},
 		{name: "detach entry server_id without server", module: relDetach, args: e("volumes", list(e("id", "@id:vol-web-01", "name", "vol-web-01", "server_id", 5))), want: []string{"volumes[0]", "server_id needs server"}},
 		{name: "delete entry size_gb 9", module: relDelete, args: e("volumes", list(e("id", "@id:vol-web-01", "name", "vol-web-01", "size_gb", 9))), want: []string{"volumes[0]", "vol-web-01", "9"}},
 		// names the API refuses

@@ -778,7 +778,7 @@ func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStar
 	}
 	vl, sl := w.Stats.Requests.ByRoute["GET /v1/volumes"], w.Stats.Requests.ByRoute["GET /v1/servers"]
 	if runs := waves + 2; waves > 0 {
-		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus stage 0 and the verification) it sent %d `GET /v1/volumes`, %.1f per run (each batch decides against its volumes as they are then: the first list page, then the page of the id-ordered listing their ids are on, and a lookup by name for any the pages did not show), and %d `GET /v1/servers` (stage 0 reads the servers once and hands their ids and locations to the stages)", runs, vl, float64(vl)/float64(runs), sl)
+		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus stage 0 and the verification) it sent %d `GET /v1/volumes`, %.1f per run (each batch decides against its volumes as they are then: a detach batch reads the page of the id-ordered listing that stage 0 saw them on, a delete batch the first page, and a lookup by name follows for any the pages did not show), and %d `GET /v1/servers` (stage 0 reads the servers once and hands their ids and locations to the stages)", runs, vl, float64(vl)/float64(runs), sl)
 	} else {
 		fmt.Fprintf(&s, "; it sent %d `GET /v1/volumes` and %d `GET /v1/servers`", vl, sl)
 	}

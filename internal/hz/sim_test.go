@@ -898,3 +898,56 @@ func TestSnapshotSeeksThePagesOfKnownIDs(t *testing.T) {
 		}
 	})
 }
+
+// An earlier listing's positions send a batch straight to the pages that hold its volumes: one
+// page for ten neighbours anywhere in the project. A position that is no longer right (volumes
+// before it were deleted since) costs a few requests more, never a volume taken as absent.
+func TestSnapshotReadsThePagesItIsGiven(t *testing.T) {
+	f := newFixture(t, sim.Config{Scenario: "generated:1000"}, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	full, err := f.client.Snapshot(ctx, hz.SnapshotOpts{AllVolumes: true})
+	require.NoError(t, err)
+	all := full.Volumes()
+	require.Len(t, all, 1000)
+	slices.SortFunc(all, func(a, b *hcloud.Volume) int { return cmp.Compare(a.ID, b.ID) })
+	for i, v := range all {
+		require.Equal(t, i+1, full.Position(v.ID), v.Name)
+	}
+	assert.Zero(t, full.Position(1), "not a volume of the project")
+
+	for _, tc := range []struct {
+		name  string
+		from  int // index of the first of ten neighbours
+		shift int // added to each position given
+		reads int // at most
+	}{
+		{name: "ten neighbours on one page", from: 512, reads: 1},
+		{name: "ten neighbours across two pages", from: 545, reads: 2},
+		{name: "the last ten", from: 990, reads: 1},
+		{name: "positions a page too far: then as without them", from: 512, shift: 50, reads: 1 + 1 + 2}, // the page given, page 1, the page sought
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := hz.SnapshotOpts{}
+			for i := tc.from; i < tc.from+10; i++ {
+				opts.Volumes = append(opts.Volumes, all[i].Name)
+				opts.IDs = append(opts.IDs, all[i].ID)
+				opts.Positions = append(opts.Positions, i+1+tc.shift)
+			}
+			f.sim.ResetStats()
+			s, err := f.client.Snapshot(ctx, opts)
+			require.NoError(t, err)
+			for i, n := range opts.Volumes {
+				v := s.Volume(n)
+				require.NotNil(t, v, n)
+				assert.Equal(t, opts.IDs[i], v.ID, n)
+			}
+			assert.LessOrEqual(t, f.routes()["GET /v1/volumes"], tc.reads, "volume reads: %v", f.routes())
+		})
+	}
+
+	t.Run("a selector's snapshot gives no positions", func(t *testing.T) {
+		s, err := f.client.Snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, LabelSelector: "absent-label"})
+		require.NoError(t, err)
+		assert.Zero(t, s.Position(all[0].ID))
+	})
+}

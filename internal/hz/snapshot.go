@@ -40,6 +40,12 @@ type SnapshotOpts struct {
 	// IDs are volumes also designated by id: when one is not among the volumes the names led
 	// to, every volume is listed, so that a renamed volume is recognised, not taken as absent.
 	IDs []int64
+	// Positions are where volumes of IDs stood (1 first) among the project's volumes in id
+	// order when an earlier read of the run listed them all (kbv3_volume_info): the pages that
+	// held them are read first, so that a batch whose volumes are far down the listing costs
+	// one page, not the first page and then theirs. A hint only: a volume not found there is
+	// looked for as if there were no hint (it moved if volumes before it were deleted).
+	Positions []int
 	// LabelSelector restricts the volume listing (when names are not looked up one by one):
 	// a volume outside it is then absent from the snapshot even if its name was asked for.
 	LabelSelector string
@@ -145,14 +151,14 @@ func (c *Client) readVolumes(ctx context.Context, s *Snapshot, opts SnapshotOpts
 	for _, n := range names {
 		s.lookedUp[n] = true
 	}
-	vols, all, err := volumes.read(ctx, c, names, opts.IDs, opts.AllVolumes)
+	vols, all, err := volumes.read(ctx, c, names, opts.IDs, pagesOf(opts.Positions), opts.AllVolumes)
 	if err != nil {
 		return err
 	}
 	if !all && missingID(vols, opts.IDs) {
 		// An id whose volume no name led to (renamed, or gone) can only be told apart by
 		// reading every volume.
-		if vols, all, err = volumes.read(ctx, c, nil, nil, true); err != nil {
+		if vols, all, err = volumes.read(ctx, c, nil, nil, nil, true); err != nil {
 			return err
 		}
 	}
@@ -194,7 +200,7 @@ func (c *Client) readServers(ctx context.Context, s *Snapshot, servers lister[*h
 	for _, n := range names {
 		s.serverLooked[n] = true
 	}
-	svs, all, err := servers.read(ctx, c, names, nil, false)
+	svs, all, err := servers.read(ctx, c, names, nil, nil, false)
 	if err != nil {
 		return err
 	}
@@ -217,7 +223,7 @@ func (c *Client) nameServers(ctx context.Context, s *Snapshot, servers lister[*h
 		if s.allServers || !s.unnamedServers(asked) {
 			break
 		}
-		svs, all, err := servers.read(ctx, c, names, nil, names == nil)
+		svs, all, err := servers.read(ctx, c, names, nil, nil, names == nil)
 		if err != nil {
 			return err
 		}
@@ -305,6 +311,31 @@ func (s *Snapshot) VolumeByID(id int64) *hcloud.Volume {
 		}
 	}
 	return nil
+}
+
+// Position is where the volume of id stands (1 first) among the project's volumes in id order,
+// the order of the listings: a hint for later reads (SnapshotOpts.Positions). 0 when the
+// snapshot does not hold every volume of the project (a label selector, names looked up) or
+// not that one.
+func (s *Snapshot) Position(id int64) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.allVolumes || s.labelSelector != "" {
+		return 0
+	}
+	pos, found := 1, false
+	for _, v := range s.volumes {
+		switch {
+		case v.ID == id:
+			found = true
+		case v.ID < id:
+			pos++
+		}
+	}
+	if !found {
+		return 0
+	}
+	return pos
 }
 
 // Volumes returns every known volume, sorted by name.
@@ -416,11 +447,24 @@ type lister[T any] struct {
 // lookup each, or the remaining pages. So a call on 10 volumes costs 2 pages in a project of
 // 88, and 1 + 10 lookups in a project of 1000, never a listing per item. When the ids of the
 // names are known, the pages that hold them are sought first (seek), so that 10 volumes of
-// neighbouring ids cost 2 or 3 pages in a project of any size. complete reports whether every
-// item was read.
-func (l lister[T]) read(ctx context.Context, c *Client, names []string, ids []int64, all bool) (items []T, complete bool, err error) {
+// neighbouring ids cost 2 or 3 pages in a project of any size; when an earlier listing gave
+// the pages they are on (hint), those are read first, and 10 such volumes cost one page.
+// complete reports whether every item was read.
+func (l lister[T]) read(ctx context.Context, c *Client, names []string, ids []int64, hint []int, all bool) (items []T, complete bool, err error) {
 	if !all && len(names) <= maxNameLookups {
 		return l.lookupAll(ctx, names)
+	}
+	if !all && l.id != nil && len(hint) > 0 {
+		found, rest, err := l.readHint(ctx, c, names, hint)
+		if err != nil || len(rest) == 0 {
+			return found, false, err
+		}
+		// Not where the hint said: looked for as without it.
+		more, complete, err := l.read(ctx, c, rest, ids, nil, false)
+		if complete {
+			return more, true, err
+		}
+		return append(found, more...), false, err
 	}
 	missing := map[string]bool{}
 	for _, n := range names {
@@ -458,6 +502,51 @@ func (l lister[T]) read(ctx context.Context, c *Client, names []string, ids []in
 		}
 	}
 	return items, true, nil
+}
+
+// readHint reads the pages of hint (at most maxSeeks of them) and returns the items of names
+// they hold, and the names they did not.
+func (l lister[T]) readHint(ctx context.Context, c *Client, names []string, hint []int) (found []T, rest []string, err error) {
+	wanted := map[string]bool{}
+	for _, n := range names {
+		wanted[n] = true
+	}
+	for _, p := range hint[:min(len(hint), maxSeeks)] {
+		var got []T
+		err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, p), func(ctx context.Context) (*hcloud.Response, error) {
+			var resp *hcloud.Response
+			var err error
+			got, resp, err = l.page(ctx, p)
+			return resp, err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, it := range got {
+			if wanted[l.name(it)] {
+				delete(wanted, l.name(it))
+				found = append(found, it)
+			}
+		}
+	}
+	for _, n := range names {
+		if wanted[n] {
+			rest = append(rest, n)
+		}
+	}
+	return found, rest, nil
+}
+
+// pagesOf is the pages of an id-ordered listing that hold positions (1 first), in order.
+func pagesOf(positions []int) []int {
+	var pages []int
+	for _, p := range positions {
+		if p > 0 {
+			pages = append(pages, (p-1)/listPageSize+1)
+		}
+	}
+	slices.Sort(pages)
+	return slices.Compact(pages)
 }
 
 // maxSeeks bounds the pages seek reads: a wrong estimate costs at most this many requests

@@ -27,6 +27,11 @@ type DeleteEntry struct {
 	// that the stages name the server without reading the servers again. Not part of a diff
 	// file: the reviewer approved names.
 	ServerID int64 `json:"server_id,omitempty" mapstructure:"server_id"`
+	// Position is where the volume stood (1 first) among the project's volumes in id order
+	// when kbv3_volume_info read them all, so that a detach batch reads the page that holds it
+	// first instead of the first page and then that one. A hint only: a volume not found there
+	// is looked for as if there were none. Not part of a diff file either.
+	Position int `json:"position,omitempty" mapstructure:"position"`
 }
 
 // Live is a volume as the API shows it. The Hetzner layer fills it; it holds no hcloud-go types
@@ -330,6 +335,9 @@ func (d *Diff) Validate(p *Plan) error {
 		if e.ServerID != 0 {
 			errs = append(errs, fmt.Errorf("protected[%d] (%s): %w", i, deleteLabel(e), errServerIDInFile))
 		}
+		if e.Position != 0 {
+			errs = append(errs, fmt.Errorf("protected[%d] (%s): %w", i, deleteLabel(e), errPositionInFile))
+		}
 	}
 	ids, names, deleteErrs := d.validateDelete(planned, protected)
 	errs = append(errs, deleteErrs...)
@@ -420,6 +428,9 @@ func deleteRecordProblems(e DeleteEntry) []error {
 	}
 	if e.ServerID != 0 {
 		problems = append(problems, errServerIDInFile)
+	}
+	if e.Position != 0 {
+		problems = append(problems, errPositionInFile)
 	}
 	return problems
 }

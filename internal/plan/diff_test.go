@@ -339,6 +339,12 @@ func TestDiffValidate(t *testing.T) {
 		{"server_id in a delete entry", func(d *plan.Diff) { d.Delete[0].ServerID = 9 }, []string{
 			"delete[0] (id 11, vol-a): server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages",
 		}},
+		{"position in a delete entry", func(d *plan.Diff) { d.Delete[1].Position = 3 }, []string{
+			"delete[1] (id 12, vol-b): position is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages",
+		}},
+		{"position in a protected entry", func(d *plan.Diff) { d.Protected = []plan.DeleteEntry{{ID: 40, Name: "vol-z", Position: 1}} }, []string{
+			"protected[0] (id 40, vol-z): position is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages",
+		}},
 		{"bad size", func(d *plan.Diff) { d.Delete[1].SizeGB = 5 }, []string{
 			"delete[1] (id 12, vol-b): size_gb 5 is out of range 10..10240",
 		}},

@@ -155,6 +155,10 @@ func parseEntries(list string, raw json.RawMessage) ([]Entry, error) {
 // by hostname, and only kbv3_volume_info, which reads them, pairs names with ids.
 var errServerIDInFile = errors.New("server_id is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages")
 
+// errPositionInFile refuses a listing position written in a diff file: only kbv3_volume_info,
+// which has just listed the volumes, knows where they stand.
+var errPositionInFile = errors.New("position is not written in plan or diff files: kbv3_volume_info adds it to the entries it gives the stages")
+
 // unjoin flattens joined errors so each problem carries its own entry prefix.
 func unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {

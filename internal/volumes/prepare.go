@@ -125,7 +125,11 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 		if v.Server != nil {
 			// Only a volume still on the server the reviewer saw: reviewedProblem refused others.
 			e.ServerID = v.Server.ID
-			prep.Todo.Detach = append(prep.Todo.Detach, e)
+			// Where it stands in the listing only for the detach: the deletes before a delete
+			// batch move its volumes to the first page, which it reads anyway.
+			d := e
+			d.Position = snap.Position(v.ID)
+			prep.Todo.Detach = append(prep.Todo.Detach, d)
 			detachFrom[e.Server]++
 		}
 		prep.Todo.Delete = append(prep.Todo.Delete, e)

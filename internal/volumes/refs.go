@@ -76,6 +76,9 @@ func refsOf(name string, id int64, list []plan.DeleteEntry, single bool, needBot
 		case r.ServerID > 0 && r.Server == "":
 			errs = append(errs, fmt.Errorf("%s: server_id needs server, the name it is the id of", r))
 		}
+		if r.Position < 0 {
+			errs = append(errs, fmt.Errorf("%s: position %d is not a place in a listing (1 is the first)", r, r.Position))
+		}
 		if r.SizeGB != 0 && (r.SizeGB < plan.MinSizeGB || r.SizeGB > plan.MaxSizeGB) {
 			errs = append(errs, fmt.Errorf("%s: size_gb %d is out of range %d..%d", r, r.SizeGB, plan.MinSizeGB, plan.MaxSizeGB))
 		}
@@ -110,6 +113,9 @@ func refSnapshot(refs []ref) hz.SnapshotOpts {
 		}
 		if r.ID != 0 {
 			o.IDs = append(o.IDs, r.ID)
+		}
+		if r.Position > 0 {
+			o.Positions = append(o.Positions, r.Position)
 		}
 		if r.Server != "" {
 			o.ServerHints = append(o.ServerHints, r.Server)
