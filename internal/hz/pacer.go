@@ -34,8 +34,13 @@ type pacer struct {
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
 
-	mu       sync.Mutex
-	known    bool      // a response with rate-limit headers was seen
+	mu    sync.Mutex
+	known bool // a response with rate-limit headers was seen
+	// probe is closed once the first request, sent alone, has its answer: until a response
+	// tells the budget, a process that starts with ten requests at once (an attach batch)
+	// would spend ten on an empty budget and get ten 429s, where one request learns it.
+	probe    chan struct{}
+	probed   bool      // the first request has its answer (with or without headers)
 	avail    float64   // estimated remaining requests at time at
 	at       time.Time //
 	limit    float64
@@ -51,6 +56,13 @@ func newPacer(next http.RoundTripper, reserve int) *pacer {
 }
 
 func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
+	first, err := p.firstOrWait(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		defer p.probeDone()
+	}
 	wait, err := p.slot(req.Context())
 	if err != nil {
 		return nil, err
@@ -65,6 +77,37 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.observe(resp.Header)
 	}
 	return resp, err
+}
+
+// firstOrWait reports whether req is the first request, which goes alone; any other request
+// waits, until ctx ends, for the first one's answer.
+func (p *pacer) firstOrWait(ctx context.Context) (bool, error) {
+	p.mu.Lock()
+	if p.probed {
+		p.mu.Unlock()
+		return false, nil
+	}
+	if p.probe == nil {
+		p.probe = make(chan struct{})
+		p.mu.Unlock()
+		return true, nil
+	}
+	probe := p.probe
+	p.mu.Unlock()
+	select {
+	case <-probe:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// probeDone lets the requests held back by the first one go.
+func (p *pacer) probeDone() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probed = true
+	close(p.probe)
 }
 
 // slot takes a place in the budget and returns how long to wait before using it. It refuses,

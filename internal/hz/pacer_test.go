@@ -115,3 +115,73 @@ func TestPacerWithoutHeadersDoesNotPace(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A process that starts with a batch of requests at once, on a budget other processes have
+// spent, sends one first and paces the others from its answer: one 429 at most, not one per
+// request of the batch.
+func TestPacerSendsOneRequestBeforeItKnowsTheBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		remaining int
+		refused   int // at most
+	}{
+		{name: "empty budget", remaining: 0, refused: 1},
+		{name: "three left", remaining: 3, refused: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &clockedBudget{limit: 36000, remaining: float64(tc.remaining), last: time.Now(), refill: 5 * time.Millisecond}
+			p := newPacer(api, 0)
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://x/v1/volumes", nil)
+					if !assert.NoError(t, err) {
+						return
+					}
+					resp, err := p.RoundTrip(req)
+					if assert.NoError(t, err) {
+						assert.NoError(t, resp.Body.Close())
+					}
+				})
+			}
+			wg.Wait()
+			assert.LessOrEqual(t, api.refused, tc.refused)
+			assert.Equal(t, 10, api.answered+api.refused)
+		})
+	}
+}
+
+// clockedBudget is budgetAPI on the real clock, for requests sent concurrently.
+type clockedBudget struct {
+	mu                sync.Mutex
+	limit             int
+	remaining         float64
+	last              time.Time
+	refill            time.Duration
+	answered, refused int
+}
+
+func (b *clockedBudget) RoundTrip(*http.Request) (*http.Response, error) {
+	time.Sleep(20 * time.Millisecond) // the network: requests sent together overlap
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.remaining = min(float64(b.limit), b.remaining+float64(now.Sub(b.last))/float64(b.refill))
+	b.last = now
+	status := http.StatusOK
+	if b.remaining < 1 {
+		status = http.StatusTooManyRequests
+		b.refused++
+	} else {
+		b.remaining--
+		b.answered++
+	}
+	h := http.Header{}
+	h.Set("RateLimit-Limit", strconv.Itoa(b.limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(int(b.remaining)))
+	missing := float64(b.limit) - b.remaining
+	h.Set("RateLimit-Reset", strconv.FormatInt(now.Add(time.Duration(missing*float64(b.refill))).Unix(), 10))
+	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}, nil
+}
