@@ -144,7 +144,7 @@ demo: deps build
 # bench: docs/BENCHMARKS.md. The PH3-02 reset on hcloud-sim six ways (kbv3; hetzner.hcloud 1.11 from
 # Debian's ansible package and 5.x from the modern toolchain, each as async batches and as serial
 # host batches; the hcloud CLI loop), then the no-op rerun, --check, a create with server, module
-# start-up, generated fleets of 500 and 2000 under the rate limit (the 2000 at a sixth of real
+# start-up, generated fleets of 500 and 2000 under the rate limit (the 2000 at a third of real
 # time) and the simulator's throughput (cmd/kbv3-bench; BENCH_FLAGS=-h lists options). The 5.x
 # ways need the modern toolchain (KBV3_MODERN_ANSIBLE, exported above).
 BENCH_FLAGS ?=
