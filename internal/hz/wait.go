@@ -39,6 +39,10 @@ type waiter struct {
 	mu      sync.Mutex
 	pending map[int64]*pending
 	active  bool // the polling goroutine runs
+	// longest is the longest run of an action estimated so far (from its start of progress to
+	// its estimated end): while the rate limit paces requests, an action not yet polled is
+	// taken to last that long.
+	longest time.Duration
 }
 
 // pending is one action somebody waits for.
@@ -179,6 +183,9 @@ func (w *waiter) estimate(a *hcloud.Action, now time.Time) {
 		p.idle, p.idleRead = now, true
 	}
 	p.eta = projectEnd(p.idle, now, a.Progress, p.idleRead)
+	if !p.eta.IsZero() {
+		w.longest = max(w.longest, p.eta.Sub(p.idle))
+	}
 }
 
 // projectEnd is when an action should finish that was idle until idle and is progress percent
@@ -227,6 +234,35 @@ func (w *waiter) next(now time.Time) time.Duration {
 	return min(max(soonest.Sub(now), w.interval/5), maxWaitFactor*w.interval)
 }
 
+// nextPaced is next while the rate limit paces the requests. Every poll then costs a request
+// the changes still to be sent must wait for, and a call ends only once all its actions have
+// (a batch waits for its slowest volume), so polling as each action should end buys nothing:
+// the next poll is when the last pending action should be done. An action not polled yet (sent
+// after the last poll, its requests spaced by the pacer) is taken to last as long as the
+// longest estimated so far; with none estimated yet, the interval. Never more than
+// maxWaitFactor intervals ahead, as for next.
+func (w *waiter) nextPaced(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var latest time.Time
+	for _, p := range w.pending {
+		eta := p.eta
+		if eta.IsZero() {
+			if w.longest == 0 {
+				return w.interval
+			}
+			eta = p.idle.Add(w.longest)
+		}
+		if eta.After(latest) {
+			latest = eta
+		}
+	}
+	if latest.IsZero() {
+		return w.interval
+	}
+	return min(max(latest.Sub(now), w.interval/5), maxWaitFactor*w.interval)
+}
+
 // loop polls until nobody waits. It is bounded by the waits: each has a deadline and leaves
 // at it, and once none is left the loop ends.
 func (w *waiter) loop() {
@@ -254,7 +290,11 @@ func (w *waiter) loop() {
 		} else {
 			failures = 0
 		}
-		delay = max(w.next(w.now()), 2*w.c.pacer.pace())
+		if pace := w.c.pacer.pace(); pace > 0 {
+			delay = max(w.nextPaced(w.now()), 2*pace)
+		} else {
+			delay = w.next(w.now())
+		}
 		if failed {
 			delay = max(delay, w.interval)
 		}

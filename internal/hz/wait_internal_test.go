@@ -147,3 +147,28 @@ func TestProjectEnd(t *testing.T) {
 		})
 	}
 }
+
+// While the rate limit paces requests, the poller polls once, when the last pending action
+// should be done, instead of as each one should: actions sent since the last poll are taken to
+// last as long as the longest estimated so far.
+func TestPacedPollWaitsForTheLastAction(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	w := newWaiter(nil, 0, ms(500))
+	w.pending[3] = &pending{idle: t0.Add(ms(600))} // sent after the poll: no estimate
+	assert.Equal(t, ms(500), w.nextPaced(t0.Add(ms(500))), "nothing estimated yet: the interval")
+
+	w.pending[1] = &pending{idle: t0}
+	w.pending[2] = &pending{idle: t0.Add(ms(300))}
+	now := t0.Add(ms(500))
+	w.estimate(&hcloud.Action{ID: 1, Progress: 50}, now) // a 1 s action, ends at 1.0 s
+	w.estimate(&hcloud.Action{ID: 2, Progress: 20}, now) // ends at 1.3 s
+	require.Equal(t, time.Second, w.longest)
+	assert.Equal(t, ms(500), w.next(now), "unpaced: the interval, action 3 has no estimate")
+	assert.Equal(t, ms(1100), w.nextPaced(now), "paced: when action 3, sent at 0.6 s, should end")
+
+	delete(w.pending, 3)
+	assert.Equal(t, ms(800), w.nextPaced(now), "the last estimate, action 2's")
+	w.pending[4] = &pending{idle: t0, eta: t0.Add(time.Hour)}
+	assert.Equal(t, 10*ms(500), w.nextPaced(now), "never more than ten intervals ahead")
+}
