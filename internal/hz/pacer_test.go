@@ -12,10 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// budgetAPI answers like the API's rate limiter: a budget refilled one request per refill.
-type budgetAPI struct {
-	mu        sync.Mutex
-	now       *time.Time
+// budget answers like the API's rate limiter: a budget refilled one request per refill.
+type budget struct {
 	limit     int
 	remaining float64
 	last      time.Time
@@ -24,11 +22,10 @@ type budgetAPI struct {
 	refused   int
 }
 
-func (b *budgetAPI) RoundTrip(*http.Request) (*http.Response, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.remaining = min(float64(b.limit), b.remaining+float64(b.now.Sub(b.last))/float64(b.refill))
-	b.last = *b.now
+// answer takes a request from the budget at now: 200, or 429 when it is empty.
+func (b *budget) answer(now time.Time) *http.Response {
+	b.remaining = min(float64(b.limit), b.remaining+float64(now.Sub(b.last))/float64(b.refill))
+	b.last = now
 	status := http.StatusOK
 	if b.remaining < 1 {
 		status = http.StatusTooManyRequests
@@ -41,13 +38,26 @@ func (b *budgetAPI) RoundTrip(*http.Request) (*http.Response, error) {
 	h.Set("RateLimit-Limit", strconv.Itoa(b.limit))
 	h.Set("RateLimit-Remaining", strconv.Itoa(int(b.remaining)))
 	missing := float64(b.limit) - b.remaining
-	h.Set("RateLimit-Reset", strconv.FormatInt(b.now.Add(time.Duration(missing*float64(b.refill))).Unix(), 10))
-	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}, nil
+	h.Set("RateLimit-Reset", strconv.FormatInt(now.Add(time.Duration(missing*float64(b.refill))).Unix(), 10))
+	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}
+}
+
+// budgetAPI is a budget on a test's clock.
+type budgetAPI struct {
+	mu  sync.Mutex
+	now *time.Time
+	budget
+}
+
+func (b *budgetAPI) RoundTrip(*http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.answer(*b.now), nil
 }
 
 func TestPacerSlowsDownBeforeTheLimit(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	api := &budgetAPI{now: &now, limit: 3600, remaining: 30, last: now, refill: time.Second}
+	api := &budgetAPI{now: &now, budget: budget{limit: 3600, remaining: 30, last: now, refill: time.Second}}
 	p := newPacer(api, 10)
 	p.now = func() time.Time { return now }
 	var slept []time.Duration
@@ -77,7 +87,7 @@ func TestPacerSlowsDownBeforeTheLimit(t *testing.T) {
 
 func TestPacerNeverSleepsPastTheDeadline(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	api := &budgetAPI{now: &now, limit: 3600, remaining: 0, last: now, refill: time.Second}
+	api := &budgetAPI{now: &now, budget: budget{limit: 3600, remaining: 0, last: now, refill: time.Second}}
 	p := newPacer(api, 10)
 	p.now = func() time.Time { return now }
 	p.sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
@@ -129,7 +139,7 @@ func TestPacerSendsOneRequestBeforeItKnowsTheBudget(t *testing.T) {
 		{name: "three left", remaining: 3, refused: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &clockedBudget{limit: 36000, remaining: float64(tc.remaining), last: time.Now(), refill: 5 * time.Millisecond}
+			api := &clockedBudget{budget: budget{limit: 36000, remaining: float64(tc.remaining), last: time.Now(), refill: 5 * time.Millisecond}}
 			p := newPacer(api, 0)
 			var wg sync.WaitGroup
 			for range 10 {
@@ -153,35 +163,15 @@ func TestPacerSendsOneRequestBeforeItKnowsTheBudget(t *testing.T) {
 	}
 }
 
-// clockedBudget is budgetAPI on the real clock, for requests sent concurrently.
+// clockedBudget is a budget on the real clock, for requests sent concurrently.
 type clockedBudget struct {
-	mu                sync.Mutex
-	limit             int
-	remaining         float64
-	last              time.Time
-	refill            time.Duration
-	answered, refused int
+	mu sync.Mutex
+	budget
 }
 
 func (b *clockedBudget) RoundTrip(*http.Request) (*http.Response, error) {
 	time.Sleep(20 * time.Millisecond) // the network: requests sent together overlap
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
-	b.remaining = min(float64(b.limit), b.remaining+float64(now.Sub(b.last))/float64(b.refill))
-	b.last = now
-	status := http.StatusOK
-	if b.remaining < 1 {
-		status = http.StatusTooManyRequests
-		b.refused++
-	} else {
-		b.remaining--
-		b.answered++
-	}
-	h := http.Header{}
-	h.Set("RateLimit-Limit", strconv.Itoa(b.limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(int(b.remaining)))
-	missing := float64(b.limit) - b.remaining
-	h.Set("RateLimit-Reset", strconv.FormatInt(now.Add(time.Duration(missing*float64(b.refill))).Unix(), 10))
-	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}, nil
+	return b.answer(time.Now()), nil
 }

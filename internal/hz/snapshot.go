@@ -512,13 +512,7 @@ func (l lister[T]) readHint(ctx context.Context, c *Client, names []string, hint
 		wanted[n] = true
 	}
 	for _, p := range hint[:min(len(hint), maxSeeks)] {
-		var got []T
-		err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, p), func(ctx context.Context) (*hcloud.Response, error) {
-			var resp *hcloud.Response
-			var err error
-			got, resp, err = l.page(ctx, p)
-			return resp, err
-		})
+		got, err := l.readPage(ctx, c, p)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -535,6 +529,18 @@ func (l lister[T]) readHint(ctx context.Context, c *Client, names []string, hint
 		}
 	}
 	return found, rest, nil
+}
+
+// readPage reads page p of the listing, with the client's retries.
+func (l lister[T]) readPage(ctx context.Context, c *Client, p int) ([]T, error) {
+	var got []T
+	err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, p), func(ctx context.Context) (*hcloud.Response, error) {
+		var resp *hcloud.Response
+		var err error
+		got, resp, err = l.page(ctx, p)
+		return resp, err
+	})
+	return got, err
 }
 
 // pagesOf is the pages of an id-ordered listing that hold positions (1 first), in order.
@@ -586,13 +592,7 @@ func (l lister[T]) seek(ctx context.Context, c *Client, first []T, missing map[s
 			break // nothing better to read than what was read: lookups settle the rest
 		}
 		read[p] = true
-		var got []T
-		err := c.read(ctx, fmt.Sprintf("list %s (page %d)", l.what, p), func(ctx context.Context) (*hcloud.Response, error) {
-			var resp *hcloud.Response
-			var err error
-			got, resp, err = l.page(ctx, p)
-			return resp, err
-		})
+		got, err := l.readPage(ctx, c, p)
 		if err != nil {
 			return nil, err
 		}
