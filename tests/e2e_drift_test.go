@@ -167,7 +167,7 @@ func TestE2EWhatTheReviewKeptIsKept(t *testing.T) {
 	var verify struct {
 		Kept []plan.Live `json:"kept"`
 	}
-	require.NoError(t, e2eStage(t, r, 5).Decode(&verify))
+	require.NoError(t, e2eStage(t, r, 4).Decode(&verify))
 	var kept []string
 	for _, l := range verify.Kept {
 		kept = append(kept, l.Name)
@@ -281,7 +281,7 @@ func TestE2ELostAnswersAfterAppliedMutations(t *testing.T) {
 }
 
 // Every action is stuck on the whole fleet: the run still ends, by the deadline the playbook
-// documents (2 x batch_timeout + 4 x stage_timeout, plus Ansible's own time), with every host
+// documents (2 x batch_timeout + 3 x stage_timeout, plus Ansible's own time), with every host
 // failed and no old volume deleted.
 func TestE2EStuckActionsEndByTheDocumentedDeadline(t *testing.T) {
 	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{
@@ -292,7 +292,7 @@ func TestE2EStuckActionsEndByTheDocumentedDeadline(t *testing.T) {
 	const batchTimeout, stageTimeout = 3, 6
 	r := env.Playbook(ctx, e2e.ResetPlaybook, "-e", fmt.Sprintf("batch_timeout=%d stage_timeout=%d", batchTimeout, stageTimeout))
 	require.Error(t, r.Err, r.Summary())
-	bound := time.Duration(2*batchTimeout+4*stageTimeout)*time.Second + 60*time.Second
+	bound := time.Duration(2*batchTimeout+3*stageTimeout)*time.Second + 60*time.Second
 	assert.Less(t, r.Duration, bound, "the run ends by its documented deadline")
 	assert.Len(t, e2e.Matching(env.State(), "vol-*"), 40, "no old volume was deleted")
 	failed := 0

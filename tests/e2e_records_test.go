@@ -118,7 +118,7 @@ func recordsCheckFullThenLimitedRuns(t *testing.T, env *e2e.Env) recordsRuns {
 	limID := recordsRunID(t, lim)
 	require.Len(t, map[string]bool{checkID: true, fullID: true, limID: true}, 3, "three runs, three ids")
 	assert.Equal(t, map[string]map[string]int{
-		"create": {}, "detach": {}, "attach": {"attached": 2}, "delete": {},
+		"create": {}, "attach": {"attached": 2}, "delete": {},
 	}, e2eActions(t, lim))
 	return recordsRuns{checkID: checkID, fullID: fullID, limID: limID, fullReport: fullReport, fullData: fullData, limited: limited}
 }
@@ -235,10 +235,12 @@ func recordsRealRunOutcomes(t *testing.T, lines []oplog.Entry, sizes map[string]
 		}
 		n[e.Outcome]++
 		assert.Positive(t, e.DurationMS, "duration of %+v", e)
-		switch e.Module {
-		case "kbv3_volume_attach":
+		switch e.Outcome {
+		case "attached":
 			assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(e.Volume, "kbv3-"), "-data"), e.Server, "attach target: %+v", e)
-		case "kbv3_volume_detach":
+		case "detached":
+			// The delete stage detaches each old volume before it deletes it.
+			assert.Equal(t, "kbv3_volume_delete", e.Module, "detached by: %+v", e)
 			assert.NotEmpty(t, e.Server, "the server detached from: %+v", e)
 		}
 	}

@@ -71,7 +71,6 @@ func TestE2ELimitToOneRole(t *testing.T) {
 	r := env.Playbook(ctx, e2e.ResetPlaybook, "--limit", "k8s_workers")
 	e2eRequireOK(t, r)
 	assert.Equal(t, map[string]map[string]int{
-		"detach": {"detached": 5},
 		"delete": {"deleted": 5},
 		"create": {"created": 5},
 		"attach": {"attached": 5},

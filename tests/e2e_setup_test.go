@@ -71,15 +71,14 @@ func e2eStage(t *testing.T, r *e2e.Run, n int) e2e.Task {
 	return task
 }
 
-// e2eActions are the item actions of stages 1 to 4 (create, detach, attach, delete); a stage
-// with nothing to do has none.
+// e2eActions are the item actions of stages 1 to 3 (create, attach, and delete, which detaches
+// first); a stage with nothing to do has none.
 func e2eActions(t *testing.T, r *e2e.Run) map[string]map[string]int {
 	t.Helper()
 	return map[string]map[string]int{
 		"create": e2eStageActions(r, 1),
-		"detach": e2eStageActions(r, 2),
-		"attach": e2eStageActions(r, 3),
-		"delete": e2eStageActions(r, 4),
+		"attach": e2eStageActions(r, 2),
+		"delete": e2eStageActions(r, 3),
 	}
 }
 

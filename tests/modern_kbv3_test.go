@@ -114,7 +114,6 @@ func TestModernKbv3Reset(t *testing.T) {
 
 	r := modernKbv3Playbook(t, ctx, m, env, e2e.ResetPlaybook)
 	assert.Equal(t, map[string]map[string]int{
-		"detach": {"detached": 40},
 		"delete": {"deleted": 40},
 		"create": {"created": 47},
 		"attach": {"attached": 47},
@@ -139,7 +138,6 @@ func TestModernKbv3Reset(t *testing.T) {
 		require.Len(t, workers, 5)
 		r := modernKbv3Playbook(t, ctx, m, env, e2e.ResetPlaybook, "--limit", "k8s_workers")
 		assert.Equal(t, map[string]map[string]int{
-			"detach": {"detached": 5},
 			"delete": {"deleted": 5},
 			"create": {"created": 5},
 			"attach": {"attached": 5},

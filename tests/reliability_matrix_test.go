@@ -33,12 +33,13 @@ const (
 	// The servers are read by stage 0 and the verification only: stage 0 hands their ids to
 	// the batches.
 	stServers = "server read (stage 0 and the verification)"
-	stDetach  = "detach"
-	stDelete  = "delete"
-	stCreate  = "create"
-	stAttach  = "attach"
-	stPoll    = "action polling"
-	stAll     = "all"
+	// The detach of an old volume is sent by the delete stage, just before its delete.
+	stDetach = "detach (in the delete stage)"
+	stDelete = "delete"
+	stCreate = "create"
+	stAttach = "attach"
+	stPoll   = "action polling"
+	stAll    = "all"
 )
 
 type relExpect int
@@ -360,8 +361,8 @@ func (rc *relRun) faultedRun(ctx context.Context, s *simproc.Sim, w *e2e.Workspa
 	// lets both run to their own deadline.
 	vars := map[string]any{"batch_size": 3, "batch_timeout": batchTimeout, "stage_timeout": 2 * batchTimeout}
 	// The run's deadline is the one the playbook documents: 2 x batch_timeout for stage 0 and
-	// the verification, 4 x stage_timeout for the stages, plus a minute of Ansible.
-	deadline := time.Duration(2*batchTimeout+4*2*batchTimeout+60) * time.Second
+	// the verification, 3 x stage_timeout for the stages, plus a minute of Ansible.
+	deadline := time.Duration(2*batchTimeout+3*2*batchTimeout+60) * time.Second
 	rc.res.Deadline = deadline.Seconds()
 	if err := s.ResetStats(); err != nil {
 		rc.problem("stats: %v", err)

@@ -762,13 +762,15 @@ func perVolume(r *WayResult) string {
 }
 
 // kbv3Reading explains a kbv3 run's requests from its counters: how many module runs there were
-// (one per batch and stage, plus stage 0 and the verification), how many list requests
+// (one per batch and stage, plus stage 0 and the verification; the delete stage detaches too),
+// how many list requests
 // each made, and how the polls compare with the poll interval of hcloud-go.
 func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStart time.Duration) string {
 	batch = max(batch, 1)
-	waves := ceilDiv(w.Work.Detach, batch) + ceilDiv(w.Work.Delete, batch) + ceilDiv(w.Work.Create, batch) + ceilDiv(w.Work.Attach, batch)
+	// The delete stage's batches detach their volumes too: no module run of its own for a detach.
+	waves := ceilDiv(w.Work.Delete, batch) + ceilDiv(w.Work.Create, batch) + ceilDiv(w.Work.Attach, batch)
 	if w.Name == "noop" {
-		// The same diff: the detach and delete stages still run, on volumes already gone.
+		// The same diff: the delete stage still runs, on volumes already gone.
 		waves = 0
 	}
 	var s strings.Builder
@@ -778,7 +780,7 @@ func kbv3Reading(w *WayResult, batch int, times map[string]time.Duration, goStar
 	}
 	vl, sl := w.Stats.Requests.ByRoute["GET /v1/volumes"], w.Stats.Requests.ByRoute["GET /v1/servers"]
 	if runs := waves + 2; waves > 0 {
-		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus stage 0 and the verification) it sent %d `GET /v1/volumes`, %.1f per run (each batch decides against its volumes as they are then: a detach batch reads the page of the id-ordered listing that stage 0 saw them on, a delete batch the first page, and a lookup by name follows for any the pages did not show), and %d `GET /v1/servers` (stage 0 reads the servers once and hands their ids and locations to the stages)", runs, vl, float64(vl)/float64(runs), sl)
+		fmt.Fprintf(&s, "; with %d module runs (one per batch and stage, plus stage 0 and the verification) it sent %d `GET /v1/volumes`, %.1f per run (each delete batch decides against its volumes as they are then, with one read for its detaches and its deletes: the first page of the id-ordered listing, and a lookup by name for any it did not show; the create and attach stages read none), and %d `GET /v1/servers` (stage 0 reads the servers once and hands their ids and locations to the stages)", runs, vl, float64(vl)/float64(runs), sl)
 	} else {
 		fmt.Fprintf(&s, "; it sent %d `GET /v1/volumes` and %d `GET /v1/servers`", vl, sl)
 	}

@@ -163,7 +163,7 @@ func TestReading(t *testing.T) {
 			// 3 list pages and 14 polls.
 			"35.0 s (1.05× the 33.2 s the action times alone take in batches of 10)", "228 requests (1.19× the 191 the work needs)",
 			"Above the bound: +0 mutations", "It started 30 processes (one Go module process costs 4ms before its first request)",
-			"with 20 module runs"}},
+			"with 16 module runs"}},
 		{"official", "**hetzner.hcloud 1.11, async batches**", full, []string{
 			"It started 400 processes; one Python module process costs 400ms before its first request: every volume is one module run"}},
 		{"official-hosts", "**hetzner.hcloud 1.11, serial host batches**", full, []string{"one play per stage, each over the inventory"}},

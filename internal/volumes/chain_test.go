@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +192,13 @@ func TestLogReplays(t *testing.T) {
 	wd := find("would_delete")
 	assert.True(t, wd.CheckMode)
 	assert.Equal(t, 20, wd.SizeGB)
+	// The delete of an attached volume with detach: true predicts its two operations, in order.
+	wdt := find("would_detach")
+	assert.True(t, wdt.CheckMode)
+	assert.Equal(t, "vol-app-01", wdt.Volume)
+	assert.Equal(t, "app-01", wdt.Server, "the server it would be detached from")
+	assert.Less(t, slices.IndexFunc(lines, func(e oplog.Entry) bool { return e.Outcome == "would_detach" }),
+		slices.IndexFunc(lines, func(e oplog.Entry) bool { return e.Outcome == "would_delete" }), "the detach comes first")
 	wc := find("would_create")
 	assert.Equal(t, "app-01", wc.Server)
 	assert.Equal(t, 12, wc.SizeGB)

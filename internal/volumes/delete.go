@@ -143,6 +143,12 @@ func (s *session) delete(ctx context.Context, m *ansible.Module, snap *hz.Snapsh
 			it.setOutcome(res.Outcome)
 			return nil
 		}
+		if t.before.Server != "" {
+			// The log predicts the run's operations one by one: its detach, then its delete.
+			if _, err := s.client.Detach(ctx, snap, hz.DetachOpts{Name: name, Check: true}); err != nil {
+				return err
+			}
+		}
 		s.client.Predict(snap, name, "", 0, hz.OutcomeWouldDelete)
 		it.setOutcome(hz.OutcomeWouldDelete)
 		return nil

@@ -26,9 +26,11 @@ const MaxVolumesPerServer = 16
 // success sends no module a volume, and --check predicts each stage from the same decisions the
 // real run makes.
 //
-// The stages run in the order create, detach, attach, delete: a host's old volumes are detached
-// only once its new volume exists, and deleted only once the new one is attached, so a host
-// whose new volume fails keeps its old one (the playbook skips a failed host's later stages).
+// The stages run in the order create, attach, then detach and delete (one batch does both): a
+// host's old volumes are detached only once its new volume is attached, so a host is never
+// without a volume, and a host whose new volume fails keeps its old ones attached (the playbook
+// skips a failed host's later stages). Todo.Detach lists the delete entries still attached,
+// which that last stage detaches first.
 type Preparation struct {
 	// RunID names this run in the snapshot, the report and every operation log line.
 	RunID string `json:"run_id"`
@@ -107,7 +109,6 @@ type prepareOpts struct {
 func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap *hz.Snapshot) (*Preparation, error) {
 	prep := scope(m, p, d, o)
 	var problems ResetProblems
-	detachFrom := map[string]int{} // server name: old volumes this run detaches from it
 	for _, e := range prep.Deletes {
 		r := ref{index: slices.Index(d.Delete, e), list: "delete", DeleteEntry: e}
 		v, err := r.resolve(snap)
@@ -130,7 +131,6 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 			d := e
 			d.Position = snap.Position(v.ID)
 			prep.Todo.Detach = append(prep.Todo.Detach, d)
-			detachFrom[e.Server]++
 		}
 		prep.Todo.Delete = append(prep.Todo.Delete, e)
 	}
@@ -139,7 +139,7 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 		index[e.Hostname] = i
 	}
 	for _, e := range prep.Entries {
-		e, create, attach, why := planDecision(snap, e, o.allowGrow, detachFrom)
+		e, create, attach, why := planDecision(snap, e, o.allowGrow)
 		if why != "" {
 			problems = append(problems, fmt.Sprintf("volumes[%d] (%s): %s", index[e.Hostname], e.Hostname, why))
 			continue
@@ -242,7 +242,7 @@ func driftProblem(r ref, live *State) string {
 // planDecision checks a plan entry against the snapshot: it returns the entry with its server's
 // id and location filled in for the stages, whether it needs the create stage (missing, or to
 // be grown or relabelled) and the attach stage, or why no stage could bring it to the plan.
-func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool, detachFrom map[string]int) (plan.Entry, bool, bool, string) {
+func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool) (plan.Entry, bool, bool, string) {
 	sv := snap.Server(e.Hostname)
 	if sv == nil {
 		return e, false, false, fmt.Sprintf("server %s does not exist in the project: create it, correct the hostname, or leave the host out of the run (--limit '!%s')", e.Hostname, e.Hostname)
@@ -254,7 +254,7 @@ func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool, detachFrom ma
 	e.ServerID, e.Location = sv.ID, loc
 	v := snap.Volume(e.Name())
 	if v == nil {
-		if why := roomFor(sv, detachFrom); why != "" {
+		if why := roomFor(sv); why != "" {
 			return e, false, false, why
 		}
 		return e, true, true, ""
@@ -275,20 +275,21 @@ func planDecision(snap *hz.Snapshot, e plan.Entry, allowGrow bool, detachFrom ma
 	create := live.SizeGB != e.SizeGB || (e.Labels != nil && !maps.Equal(live.Labels, e.Labels))
 	attach := live.Server == ""
 	if attach {
-		if why := roomFor(sv, detachFrom); why != "" {
+		if why := roomFor(sv); why != "" {
 			return e, false, false, why
 		}
 	}
 	return e, create, attach, ""
 }
 
-// roomFor says why one more volume cannot be attached to sv after this run's detaches, or "".
-func roomFor(sv *hcloud.Server, detachFrom map[string]int) string {
-	n := len(sv.Volumes) - detachFrom[sv.Name] + 1
+// roomFor says why one more volume cannot be attached to sv, or "". The run's detaches do not
+// make room: they come after the attach, so that the host is never without a volume.
+func roomFor(sv *hcloud.Server) string {
+	n := len(sv.Volumes) + 1
 	if n <= MaxVolumesPerServer {
 		return ""
 	}
-	return fmt.Sprintf("server %s would have %d volumes after the attach, the API allows %d: detach one of its volumes first (hcloud server describe %s lists them)", sv.Name, n, MaxVolumesPerServer, sv.Name)
+	return fmt.Sprintf("server %s would have %d volumes after the attach, the API allows %d (the run attaches the new volume before it detaches the old ones): detach one of its volumes first (hcloud server describe %s lists them)", sv.Name, n, MaxVolumesPerServer, sv.Name)
 }
 
 // nonNil makes an empty list encode as [], which the playbook reads as "nothing to do".

@@ -46,11 +46,12 @@ func TestResetPH302(t *testing.T) {
 		list []map[string]any
 		args map[string]any
 	}
+	// The playbook's order: the new volumes are attached before the old ones are detached, by
+	// the delete stage.
 	stages := []stage{
-		{"detach", r.detach, deletes, nil},
-		{"delete", r.delete, deletes, map[string]any{"detach": true}},
 		{"create", r.create, entries, nil},
 		{"attach", r.attach, entries, nil},
+		{"delete", r.delete, deletes, map[string]any{"detach": true}},
 	}
 	runStage := func(s stage, check bool) outcome {
 		var all outcome
@@ -73,7 +74,7 @@ func TestResetPH302(t *testing.T) {
 	for i, s := range stages {
 		checks[i] = runStage(s, true)
 	}
-	want := map[string]string{"detach": "detached", "delete": "deleted", "create": "created", "attach": "attached"}
+	want := map[string]string{"delete": "deleted", "create": "created", "attach": "attached"}
 	for i, s := range stages {
 		out := runStage(s, false)
 		assertPredicts(t, checks[i], out)
@@ -215,7 +216,9 @@ func testOperationLog(t *testing.T) {
 // TestStagesFromThePreparation runs the reset as playbooks/volume_reset_v3.yml does: stage 0
 // (info with plan_path and diff_path) decides the work, and each stage works through its todo
 // list in batches of 10. The todo entries carry the servers stage 0 resolved, so that no batch
-// reads the servers again: each batch call costs one volume list, its mutations and its polls.
+// reads the servers again; the create and attach batches read no volume (lookup: false, the
+// attaches by the ids the creates reported), and a delete batch one volume list for its
+// detaches and deletes.
 func TestStagesFromThePreparation(t *testing.T) {
 	r := newRig(t, sim.Config{})
 	dir := t.TempDir()
@@ -276,8 +279,10 @@ func assertTodoResolved(t *testing.T, r *rig, p *plan.Plan, prep Preparation) {
 	}
 }
 
-// runStagesInBatches runs each stage's todo list in batches of 10, as the playbook does, and
-// checks that no batch reads the servers and each reads the volumes once.
+// runStagesInBatches runs each stage's todo list in batches of 10, as the playbook does (the
+// create and attach stages with lookup: false, the attaches given the ids the creates reported),
+// and checks that no batch reads the servers, that the create and attach batches read no volume
+// and that a delete batch reads the volumes once.
 func runStagesInBatches(t *testing.T, r *rig, prep Preparation) {
 	t.Helper()
 	asArgs := func(v any) []map[string]any {
@@ -287,29 +292,44 @@ func runStagesInBatches(t *testing.T, r *rig, prep Preparation) {
 		require.NoError(t, json.Unmarshal(b, &out))
 		return out
 	}
+	created := map[string]int64{} // host: the id of the volume the create stage made for it
+	withIDs := func(entries []map[string]any) []map[string]any {
+		for _, e := range entries {
+			if id, ok := created[e["hostname"].(string)]; ok {
+				e["id"] = id
+			}
+		}
+		return entries
+	}
 	for _, s := range []struct {
-		name string
-		run  func(args map[string]any, check bool) outcome
-		list []map[string]any
-		args map[string]any
+		name  string
+		run   func(args map[string]any, check bool) outcome
+		list  func() []map[string]any
+		args  map[string]any
+		reads func(batches int) int
 	}{
-		{"detach", r.detach, asArgs(prep.Todo.Detach), nil},
-		{"delete", r.delete, asArgs(prep.Todo.Delete), map[string]any{"detach": true}},
-		{"create", r.create, asArgs(prep.Todo.Create), nil},
-		{"attach", r.attach, asArgs(prep.Todo.Attach), nil},
+		{"create", r.create, func() []map[string]any { return asArgs(prep.Todo.Create) }, map[string]any{"lookup": false}, func(int) int { return 0 }},
+		{"attach", r.attach, func() []map[string]any { return withIDs(asArgs(prep.Todo.Attach)) }, map[string]any{"lookup": false}, func(int) int { return 0 }},
+		{"delete", r.delete, func() []map[string]any { return asArgs(prep.Todo.Delete) }, map[string]any{"detach": true}, func(n int) int { return n }},
 	} {
 		before := r.sim.Stats().Requests.ByRoute
 		batches := 0
-		for i := 0; i < len(s.list); i += 10 {
-			args := map[string]any{"volumes": s.list[i:min(i+10, len(s.list))]}
+		list := s.list()
+		for i := 0; i < len(list); i += 10 {
+			args := map[string]any{"volumes": list[i:min(i+10, len(list))]}
 			maps.Copy(args, s.args)
 			out := s.run(args, false)
 			require.False(t, out.Failed, "%s: %s", s.name, out.Msg)
+			for _, it := range out.Volumes {
+				if it.Action == "created" {
+					created[it.Host] = it.ID
+				}
+			}
 			batches++
 		}
 		after := r.sim.Stats().Requests.ByRoute
 		assert.Equal(t, before["GET /v1/servers"], after["GET /v1/servers"], "%s: no server read", s.name)
-		assert.Equal(t, batches, after["GET /v1/volumes"]-before["GET /v1/volumes"], "%s: one volume list a batch", s.name)
+		assert.Equal(t, s.reads(batches), after["GET /v1/volumes"]-before["GET /v1/volumes"], "%s: volume lists", s.name)
 	}
 }
 

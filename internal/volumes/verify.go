@@ -139,8 +139,8 @@ type Audit struct {
 	Stable, Own string
 }
 
-// Verify is kbv3_volume_verify: read-only, one snapshot (every volume, and the plan's servers),
-// then a pure comparison.
+// Verify is kbv3_volume_verify: read-only, one snapshot (every volume, and the plan's servers
+// unless the entries carry their ids), then a pure comparison.
 func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.Result, error) {
 	p := plan.New(o.Volumes)
 	if err := p.Validate(); err != nil {
@@ -159,8 +159,15 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 	defer closeFn()
 
 	// Listing every volume is what lets a forbidden name be found without knowing it, and it
-	// costs the same pages whether the plan has 3 volumes or 47.
-	snap, err := s.snapshot(ctx, hz.SnapshotOpts{AllVolumes: true, Servers: hostnames(p)})
+	// costs the same pages whether the plan has 3 volumes or 47. The servers stage 0 resolved
+	// (the reset's entries carry their ids) are not read again: server ids never change hands,
+	// and a server deleted since leaves its volume detached, which the comparison reports. Only
+	// a volume attached to a server no entry names makes the snapshot list the servers.
+	opts := hz.SnapshotOpts{AllVolumes: true}
+	for _, e := range p.Volumes {
+		opts.NeedServer(e.Hostname, e.ServerID, e.Location)
+	}
+	snap, err := s.snapshot(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

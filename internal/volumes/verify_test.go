@@ -467,3 +467,54 @@ func TestVerifyReportShowsProblems(t *testing.T) {
 	assert.Contains(t, md, "- Volume kbv3-crm-01-data (crm-01) does not exist.\n")
 	assert.Equal(t, 87, strings.Count(md, "\n- Volume "))
 }
+
+// Entries that carry their server's id and location, as the reset's stage 0 hands them on, spare
+// the verification the servers' listing; a plan volume found on a server no entry names still
+// gets that server's name, from the listing read for it.
+func TestVerifyReadsNoServerStage0Resolved(t *testing.T) {
+	p := roPlan(t)
+	f := roMatching(t, p)
+	resolved := make([]plan.Entry, len(p.Volumes))
+	for i, e := range p.Volumes {
+		sv := f.servers[e.Hostname]
+		e.ServerID, e.Location = sv.ID, sv.Location.Name
+		resolved[i] = e
+	}
+	for _, tc := range []struct {
+		name    string
+		arrange func(t *testing.T)
+		servers int
+		problem string
+	}{
+		{name: "every volume on a known server", servers: 0},
+		{name: "a volume moved to a server outside the plan", servers: 1, arrange: func(t *testing.T) {
+			ctx := context.Background()
+			v := f.volume(t, resolved[0].Name())
+			a, r, err := f.hc.Volume.Detach(ctx, v)
+			f.wait(t, a, r, err)
+			sv, _, err := f.hc.Server.Create(ctx, hcloud.ServerCreateOpts{Name: "outsider-01", ServerType: &hcloud.ServerType{Name: "cx22"},
+				Image: &hcloud.Image{Name: "debian-12"}, Location: f.servers[resolved[0].Hostname].Location})
+			require.NoError(t, err)
+			require.NoError(t, f.hc.Action.WaitFor(ctx, append([]*hcloud.Action{sv.Action}, sv.NextActions...)...))
+			a, r, err = f.hc.Volume.Attach(ctx, v, sv.Server)
+			f.wait(t, a, r, err)
+		}, problem: "Volume " + resolved[0].Name() + " is attached to outsider-01; the plan attaches it to " + resolved[0].Hostname + "."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.arrange != nil {
+				tc.arrange(t)
+			}
+			f.sim.ResetStats()
+			out, _ := f.verify(t, plan.New(resolved), map[string]any{"volumes": resolved})
+			st := f.sim.Stats().Requests
+			assert.Equal(t, tc.servers, st.ByRoute["GET /v1/servers"], "server listings: %v", st.ByRoute)
+			assert.Equal(t, 1, st.ByRoute["GET /v1/volumes"], "volume listings: %v", st.ByRoute)
+			if tc.problem == "" {
+				assert.Empty(t, out.Problems)
+				assert.Equal(t, 47, out.Counts.Matching)
+				return
+			}
+			assert.Equal(t, []string{tc.problem}, out.Problems)
+		})
+	}
+}
