@@ -91,7 +91,7 @@ func TestE2EResetFreshFleetThenRerun(t *testing.T) {
 		assert.Equal(t, map[string]map[string]int{
 			"delete": {}, "create": {}, "attach": {},
 		}, e2eActions(t, r))
-		assert.Contains(t, r.Output, "to do: create 0, detach 0, attach 0, delete 0")
+		assert.Contains(t, r.Output, "to do: create 0, attach 0, detach 0, delete 0")
 		stats := env.Stats()
 		assert.Zero(t, stats.Requests.Mutating, "mutating requests of the rerun: %v", stats.Requests.ByRoute)
 		assert.Less(t, stats.Requests.Total, 10, "a rerun costs a few list requests: %v", stats.Requests.ByRoute)

@@ -126,7 +126,7 @@ func TestModernKbv3Reset(t *testing.T) {
 		before := env.State()
 		r := modernKbv3Playbook(t, ctx, m, env, e2e.ResetPlaybook, "--check")
 		assert.Zero(t, r.Recap.Total().Changed, r.Summary())
-		assert.Contains(t, r.Output, "to do: create 0, detach 0, attach 0, delete 0")
+		assert.Contains(t, r.Output, "to do: create 0, attach 0, detach 0, delete 0")
 		assert.Zero(t, env.Stats().Requests.Mutating)
 		assert.Empty(t, e2e.Changed(before, env.State(), e2e.VolumeNames(before)...))
 	})

@@ -30,9 +30,9 @@ import (
 // Stages, by the request that singles them out.
 const (
 	stRead = "read (every stage's listing)"
-	// The servers are read by stage 0 and the verification only: stage 0 hands their ids to
-	// the batches.
-	stServers = "server read (stage 0 and the verification)"
+	// The servers are read by stage 0 only: it hands their ids to the batches and to the
+	// verification.
+	stServers = "server read (stage 0)"
 	// The detach of an old volume is sent by the delete stage, just before its delete.
 	stDetach = "detach (in the delete stage)"
 	stDelete = "delete"

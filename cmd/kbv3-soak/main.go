@@ -145,7 +145,7 @@ func renderDoc(in, out string) error {
 	p("(docs/SIMULATOR.md), then rerun without the fault. Fleet: %s. Generated %s; %d cases in %.0f s.\n\n",
 		m.Fleet, m.Generated, len(m.Cases), m.TotalSeconds)
 	p("Every case runs with `batch_size` 3, `batch_timeout` T and `stage_timeout` 2T, and checks: the run ends by itself within the ")
-	p("deadline the playbook documents (2 × `batch_timeout` + 4 × `stage_timeout` + 60 s); one host's failure stays with that host; a failure names the ")
+	p("deadline the playbook documents (2 × `batch_timeout` + 3 × `stage_timeout` + 60 s); one host's failure stays with that host; a failure names the ")
 	p("volumes affected and the cause (every volume the operation log shows failing is named); nothing outside the ")
 	p("diff's delete list is deleted and the unrelated volumes (`keybuzz-archive-01`, `scratch-01`) are intact; retries ")
 	p("go on with backoff while the deadline allows, and are logged (`outcome: retry` lines of the operation log); the rerun ")
@@ -168,8 +168,8 @@ func renderDoc(in, out string) error {
 			esc(c.Fault), esc(c.Stage), esc(c.Rule), esc(outcome), c.Seconds, c.Deadline, c.StageTimeout, c.FaultHits, c.Retries, c.MaxAttempt, esc(rerun))
 	}
 	p("\n%d of %d cases passed every check.\n\n", len(m.Cases)-failed, len(m.Cases))
-	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (stage 0 meets it first); *server read* faults `GET /v1/servers`, which only stage 0 and the verification send (stage 0 hands the servers' ids to the batches); ")
-	p("*detach*, *delete*, *create*, *attach* fault that stage's request (for every volume, or, for the persistent server ")
+	p("Stages: *read* faults `GET /v1/volumes`, which every module's snapshot lists (stage 0 meets it first); *server read* faults `GET /v1/servers`, which only stage 0 sends here (it hands the servers' ids to the batches and to the verification, which lists the servers only to name one that no plan entry names); ")
+	p("*detach* (sent by the delete stage, just before each delete), *delete*, *create*, *attach* fault that request (for every volume, or, for the persistent server ")
 	p("errors of detach and delete, one volume: `vol-db-01`); *action polling* faults `GET /v1/actions`. ")
 	p("A burst `(n)` hits the first n matching requests; *every request* never stops. An action that never finishes keeps ")
 	p("its volume locked for good in hcloud-sim, so that case's rerun runs on a simulator restarted from the fleet as the ")

@@ -334,8 +334,9 @@ func stage0(m *ansible.Module, o *InfoOptions, p *plan.Plan, d *plan.Diff, snap 
 	now := time.Now().UTC()
 	prep.RunID = newRunID(now)
 	res := &ansible.Result{Values: map[string]any{"reset": prep, "volumes": listed}}
-	res.Msg = fmt.Sprintf("run %s, to do: create %d, detach %d, attach %d, delete %d (%d plan volumes, %d old volumes in scope)",
-		prep.RunID, len(prep.Todo.Create), len(prep.Todo.Detach), len(prep.Todo.Attach), len(prep.Todo.Delete), len(prep.Entries), len(prep.Deletes))
+	// In the order the playbook's stages do them: the last stage detaches, then deletes.
+	res.Msg = fmt.Sprintf("run %s, to do: create %d, attach %d, detach %d, delete %d (%d plan volumes, %d old volumes in scope)",
+		prep.RunID, len(prep.Todo.Create), len(prep.Todo.Attach), len(prep.Todo.Detach), len(prep.Todo.Delete), len(prep.Entries), len(prep.Deletes))
 	if m.CheckMode {
 		prep.Observed = observe(snap, hostnames(p))
 		return res, nil
