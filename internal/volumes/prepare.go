@@ -138,12 +138,16 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 	for i, e := range p.Volumes {
 		index[e.Hostname] = i
 	}
-	for _, e := range prep.Entries {
+	// The entries get their server's id, which the verification then need not read again; the
+	// rest of each entry is the plan's (its location stays what the plan says, or none).
+	prep.Entries = slices.Clone(prep.Entries)
+	for i, e := range prep.Entries {
 		e, create, attach, why := planDecision(snap, e, o.allowGrow)
 		if why != "" {
 			problems = append(problems, fmt.Sprintf("volumes[%d] (%s): %s", index[e.Hostname], e.Hostname, why))
 			continue
 		}
+		prep.Entries[i].ServerID = e.ServerID
 		if create {
 			prep.Todo.Create = append(prep.Todo.Create, e)
 		}

@@ -275,7 +275,10 @@ func assertTodoResolved(t *testing.T, r *rig, p *plan.Plan, prep Preparation) {
 		assert.Equal(t, locations[e.Hostname], e.Location, e.Hostname)
 	}
 	for i, e := range prep.Entries {
-		assert.Equal(t, p.Volumes[i], e, "the plan entries themselves are not changed")
+		want := p.Volumes[i]
+		want.ServerID = servers[want.Hostname]
+		assert.Equal(t, want, e, "the plan entries, with their server's id only")
+		assert.Zero(t, p.Volumes[i].ServerID, "the plan itself is not changed")
 	}
 }
 

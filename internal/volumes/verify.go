@@ -162,10 +162,16 @@ func Verify(ctx context.Context, m *ansible.Module, o *VerifyOptions) (*ansible.
 	// costs the same pages whether the plan has 3 volumes or 47. The servers stage 0 resolved
 	// (the reset's entries carry their ids) are not read again: server ids never change hands,
 	// and a server deleted since leaves its volume detached, which the comparison reports. Only
-	// a volume attached to a server no entry names makes the snapshot list the servers.
+	// a volume attached to a server no entry names makes the snapshot list the servers. Such a
+	// server's location is the plan's, if it says one: a volume attached to its server is in
+	// that server's location (the API attaches no other), and one that is not is reported so.
 	opts := hz.SnapshotOpts{AllVolumes: true}
 	for _, e := range p.Volumes {
-		opts.NeedServer(e.Hostname, e.ServerID, e.Location)
+		if e.ServerID > 0 {
+			opts.Known = append(opts.Known, hz.KnownServer{ID: e.ServerID, Name: e.Hostname, Location: e.Location})
+			continue
+		}
+		opts.Servers = append(opts.Servers, e.Hostname)
 	}
 	snap, err := s.snapshot(ctx, opts)
 	if err != nil {

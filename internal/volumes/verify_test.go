@@ -474,10 +474,10 @@ func TestVerifyReportShowsProblems(t *testing.T) {
 func TestVerifyReadsNoServerStage0Resolved(t *testing.T) {
 	p := roPlan(t)
 	f := roMatching(t, p)
+	// As stage 0 hands them on: the server's id, the plan's location (none here).
 	resolved := make([]plan.Entry, len(p.Volumes))
 	for i, e := range p.Volumes {
-		sv := f.servers[e.Hostname]
-		e.ServerID, e.Location = sv.ID, sv.Location.Name
+		e.ServerID = f.servers[e.Hostname].ID
 		resolved[i] = e
 	}
 	for _, tc := range []struct {
