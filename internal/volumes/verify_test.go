@@ -468,7 +468,7 @@ func TestVerifyReportShowsProblems(t *testing.T) {
 	assert.Equal(t, 87, strings.Count(md, "\n- Volume "))
 }
 
-// Entries that carry their server's id and location, as the reset's stage 0 hands them on, spare
+// Entries that carry their server's id, as the reset's stage 0 hands them on, spare
 // the verification the servers' listing; a plan volume found on a server no entry names still
 // gets that server's name, from the listing read for it.
 func TestVerifyReadsNoServerStage0Resolved(t *testing.T) {
