@@ -179,6 +179,49 @@ func TestE2EWhatTheReviewKeptIsKept(t *testing.T) {
 	assert.Contains(t, string(report), "✅ as planned")
 }
 
+// One host's attach fails mid-run: the stages attach its new volume before they touch its old
+// one, so the host is never without a volume: its old volume is still attached to it and not
+// deleted, its new volume waits, detached, and every other host is done; the rerun converges.
+func TestE2EAttachFailureKeepsTheOldVolumeAttached(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{
+		"--fault", "POST /v1/volumes/*/actions/attach effect=action_error nth=7 count=1",
+	}})
+	e2eComputeDiff(t, ctx, env)
+	r := env.Playbook(ctx, e2e.ResetPlaybook)
+	require.Error(t, r.Err, r.Summary())
+	var failed []string
+	for host, c := range r.Recap {
+		if c.Failed > 0 {
+			failed = append(failed, host)
+		}
+	}
+	require.Len(t, failed, 1, r.Summary())
+	host := failed[0]
+
+	st := env.State()
+	newVol, ok := st.Volume("kbv3-" + host + "-data")
+	require.True(t, ok, "the new volume of %s was created", host)
+	assert.Empty(t, e2e.ServerName(st, newVol), "the new volume of %s is not attached", host)
+	old := 0
+	for _, e := range env.Diff().Delete {
+		if e.Server != host {
+			continue
+		}
+		old++
+		v, ok := st.Volume(e.Name)
+		require.True(t, ok, "%s was not deleted", e.Name)
+		assert.Equal(t, host, e2e.ServerName(st, v), "%s is still attached to %s", e.Name, host)
+	}
+	require.Positive(t, old, "the failed host had an old volume")
+	for _, p := range env.FleetProblems() {
+		assert.Contains(t, p, host, "every other host is done")
+	}
+
+	r = env.Playbook(ctx, e2e.ResetPlaybook)
+	e2eRequireOK(t, r)
+	assert.Empty(t, env.FleetProblems())
+}
+
 // One host's create fails mid-run: that host keeps its old volume, attached and undeleted, while
 // every other host goes through every stage; the play fails naming the host, the first run's
 // snapshot survives the rerun, and the rerun converges.
