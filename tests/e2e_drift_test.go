@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,6 +294,59 @@ func TestE2EOneHostsFailureStaysWithThatHost(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 40, old, "the first run's snapshot lists every old volume")
+}
+
+// An old volume drifts in the middle of the run, after stage 0 approved the diff (someone
+// resizes it during the attach stage): the delete stage refuses it and keeps its host's old
+// volumes, while the other old volumes of its batch, reviewed on other hosts, are deleted. One
+// drifted volume fails one host, not its nine batch-mates.
+func TestE2EDriftMidRunStaysWithItsHost(t *testing.T) {
+	// Attaches take 300 ms here, so the attach stage outlasts the resize.
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{"--action-time", "attach_volume=300ms"}})
+	e2eComputeDiff(t, ctx, env)
+	drifted := env.Diff().Delete[0]
+	require.NotEmpty(t, drifted.Server)
+	api := e2eAPI(t, ctx, env)
+
+	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
+	require.NoError(t, err)
+	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	resized := false
+	for !resized {
+		select {
+		case <-p.Done():
+			t.Fatalf("the run ended before its attach stage was seen")
+		case <-ctx.Done():
+			t.Fatalf("no attach stage: %v", ctx.Err())
+		case <-tick.C:
+			if env.Stats().Requests.ByRoute[attachRoute] > 0 {
+				api.resize(drifted.Name, drifted.SizeGB+10)
+				resized = true
+			}
+		}
+	}
+	r := p.Wait()
+	require.Error(t, r.Err, r.Summary())
+	var failed []string
+	for host, c := range r.Recap {
+		if c.Failed > 0 {
+			failed = append(failed, host)
+		}
+	}
+	assert.Equal(t, []string{drifted.Server}, failed, r.Summary())
+	assert.Contains(t, r.Output, "reviewed with "+strconv.Itoa(drifted.SizeGB)+" GB")
+
+	st := env.State()
+	v, ok := st.Volume(drifted.Name)
+	require.True(t, ok, "the drifted volume %s is not deleted", drifted.Name)
+	assert.Equal(t, drifted.Server, e2e.ServerName(st, v), "and stays attached to %s", drifted.Server)
+	for _, prob := range env.FleetProblems() {
+		assert.Contains(t, prob, drifted.Server, "every other host is done, its batch-mates too")
+	}
+	acts := e2eActions(t, r)
+	assert.Equal(t, map[string]int{"deleted": 39, "refused": 1}, acts["delete"])
 }
 
 // The API applies a create, a detach, an attach and a delete and the answers are lost: the

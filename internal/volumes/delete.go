@@ -18,7 +18,17 @@ type DeleteOptions struct {
 	Volumes          []plan.DeleteEntry `mapstructure:"volumes"`
 	Detach           bool               `mapstructure:"detach" ansible:"default=false"`
 	RemoveProtection bool               `mapstructure:"remove_protection" ansible:"default=false"`
+	// AllOrNothing is what one refused entry keeps from being deleted: the whole list (list), or
+	// only the entries of its own host (host), as the reset's batches, whose list stage 0 already
+	// approved whole, need it: one volume that drifted must not stop its batch-mates' hosts.
+	AllOrNothing string `mapstructure:"all_or_nothing" ansible:"default=list,choices=list|host"`
 }
+
+// The units a refusal stops (DeleteOptions.AllOrNothing).
+const (
+	unitList = "list"
+	unitHost = "host"
+)
 
 // DeleteSpec describes kbv3_volume_delete to the protocol.
 var DeleteSpec = ansible.Spec{
@@ -46,10 +56,14 @@ var errAttached = errors.New("the volume is attached")
 // The whole list is checked against one snapshot first. An entry is refused when its id and
 // name designate different live volumes, when the live size or server differs from the
 // entry's size_gb or server, when the volume is protected (without remove_protection) or
-// attached (without detach). If any entry is refused, nothing is deleted: the refused entries
-// say why (action refused), every other existing volume is reported skipped with the entry
-// that stopped it, and the module fails. A list is approved as a whole; deleting the part of
-// it that still matches would act on a list nobody reviewed. Missing volumes are absent.
+// attached (without detach). A refused entry keeps the other entries of its unit from being
+// deleted: the whole list by default, since deleting the part of an approved list that still
+// matches would act on a list nobody reviewed; with all_or_nothing: host, only the entries
+// reviewed on the same server (an entry reviewed detached is a unit of its own). The refused
+// entries say why (action refused), the entries they stopped are reported skipped with the
+// entry that stopped them, and the module fails. The entries of skip_hosts are never checked
+// and never stop another: they are skipped before anything is decided for them. Missing
+// volumes are absent.
 func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.Result, error) {
 	ctx, s, done, err := o.open(ctx, m)
 	if err != nil {
@@ -61,9 +75,13 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 		return nil, err
 	}
 	tasks := make([]deleteTask, len(located))
-	var refused []ref
+	refused := map[string][]ref{} // by unit
 	for i, l := range located {
 		t := deleteTask{located: l}
+		if s.skip[t.Host()] && t.Host() != "" {
+			tasks[i] = t // runItems reports it skipped, without a request
+			continue
+		}
 		if t.refusal == nil && t.v != nil {
 			t.refusal = o.check(t.ref, t.before)
 			if m.CheckMode && errors.Is(t.refusal, errAttached) {
@@ -74,19 +92,15 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 			}
 		}
 		if t.refusal != nil {
-			refused = append(refused, t.ref)
+			u := o.unit(i, t.ref)
+			refused[u] = append(refused[u], t.ref)
 		}
 		tasks[i] = t
 	}
-	if len(refused) > 0 {
-		why := fmt.Errorf("not deleted: %s was refused, and a list is deleted whole or not at all", refused[0])
-		if len(refused) > 1 {
-			why = fmt.Errorf("not deleted: %s and %d other entries were refused, and a list is deleted whole or not at all", refused[0], len(refused)-1)
-		}
-		for i := range tasks {
-			if tasks[i].refusal == nil && tasks[i].v != nil {
-				tasks[i].skip = why
-			}
+	for i := range tasks {
+		t := &tasks[i]
+		if rs := refused[o.unit(i, t.ref)]; len(rs) > 0 && t.refusal == nil && t.v != nil && !s.skip[t.Host()] {
+			t.skip = o.stopped(rs)
 		}
 	}
 
@@ -112,6 +126,30 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 		return nil
 	})
 	return result(m, items), nil
+}
+
+// unit names the entries that one refusal keeps from being deleted (AllOrNothing); i is the
+// entry's place in the list, the unit of an entry reviewed detached under all_or_nothing: host.
+func (o *DeleteOptions) unit(i int, r ref) string {
+	if o.AllOrNothing != unitHost {
+		return unitList
+	}
+	if h := r.Host(); h != "" {
+		return "server " + h
+	}
+	return fmt.Sprintf("entry %d", i)
+}
+
+// stopped says why an entry is left alone: the refused entries of its unit.
+func (o *DeleteOptions) stopped(refused []ref) error {
+	unit := "a list is deleted whole or not at all"
+	if o.AllOrNothing == unitHost {
+		unit = "the old volumes of a server are deleted together or not at all"
+	}
+	if len(refused) > 1 {
+		return fmt.Errorf("not deleted: %s and %d other entries were refused, and %s", refused[0], len(refused)-1, unit)
+	}
+	return fmt.Errorf("not deleted: %s was refused, and %s", refused[0], unit)
 }
 
 // check returns why the entry must not be deleted, or nil. live is the volume the entry

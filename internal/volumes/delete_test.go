@@ -30,6 +30,7 @@ func TestDelete(t *testing.T) {
 		failed  bool
 		msg     string   // a part of msg
 		deleted []string // the volumes gone after the call; every other one is still there
+		mutates bool     // a failed call changed the volumes of other units (all_or_nothing: host)
 	}{
 		{
 			name:    "a detached volume",
@@ -137,6 +138,54 @@ func TestDelete(t *testing.T) {
 			failed:  true,
 			msg:     "not deleted: volumes[0] (vol-locked) and 1 other entries were refused",
 		},
+		{
+			name: "all_or_nothing host: a refusal keeps only its own host's volumes",
+			args: func(r *rig) map[string]any {
+				e := r.entryOf("vol-app-01")
+				e["size_gb"] = 30
+				return map[string]any{"detach": true, "all_or_nothing": "host", "volumes": list{e, r.entryOf("vol-app-02"), r.entryOf("vol-spare")}}
+			},
+			actions: []string{"refused", "deleted", "deleted"},
+			failed:  true,
+			msg:     "volumes[0] (vol-app-01): reviewed with 30 GB",
+			deleted: []string{"vol-app-02", "vol-spare"},
+			mutates: true,
+		},
+		{
+			name: "all_or_nothing host: the other old volume of the refused entry's server is kept",
+			args: func(r *rig) map[string]any {
+				e := r.entryOf("vol-spare")
+				e["server"], e["size_gb"] = "app-01", 30 // reviewed on app-01 with 30 GB: drifted
+				return map[string]any{"detach": true, "all_or_nothing": "host", "volumes": list{r.entryOf("vol-app-01"), e, r.entryOf("vol-app-02")}}
+			},
+			actions: []string{"skipped", "refused", "deleted"},
+			failed:  true,
+			msg:     "the old volumes of a server are deleted together or not at all",
+			deleted: []string{"vol-app-02"},
+			mutates: true,
+		},
+		{
+			name: "all_or_nothing host: an entry reviewed detached stands alone",
+			args: func(r *rig) map[string]any {
+				return map[string]any{"all_or_nothing": "host", "volumes": list{r.entryOf("vol-locked"), r.entryOf("vol-spare")}}
+			},
+			actions: []string{"refused", "deleted"},
+			failed:  true,
+			msg:     "delete-protected",
+			deleted: []string{"vol-spare"},
+			mutates: true,
+		},
+		{
+			name: "a skipped host's entry is not checked and stops nothing",
+			args: func(r *rig) map[string]any {
+				e := r.entryOf("vol-app-01")
+				e["size_gb"] = 30 // drifted, but its host failed earlier: not this call's to judge
+				return map[string]any{"detach": true, "skip_hosts": []string{"app-01"}, "volumes": list{e, r.entryOf("vol-app-02")}}
+			},
+			actions: []string{"skipped", "deleted"},
+			msg:     "not attempted: host app-01 failed at an earlier stage",
+			deleted: []string{"vol-app-02"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,7 +203,7 @@ func TestDelete(t *testing.T) {
 				_, still := after[name]
 				assert.Equal(t, !slices.Contains(tc.deleted, name), still, "%s: deleted exactly the listed volumes", name)
 			}
-			if tc.failed {
+			if tc.failed && !tc.mutates {
 				assert.Zero(t, out.mutating, "a refused list changes nothing")
 			}
 		})

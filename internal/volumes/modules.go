@@ -10,8 +10,8 @@ import (
 // The actions of items that are not what hz did to a volume (hz.Outcome). ActionFailed and
 // ActionRefused are the items that did not succeed: refused means a safety check kept the
 // volume as it is, before any request for it. ActionSkipped is an item left alone without a
-// request, because its host failed at an earlier stage or another item of the same call was
-// refused (the delete module deletes a list whole or not at all); it does not fail the call by
+// request, because its host failed at an earlier stage or another item of its unit was
+// refused (the delete module's all_or_nothing: the list, or the host); it does not fail the call by
 // itself. ActionMoved and ActionWouldMove are a volume the attach module moves from another
 // server (force).
 const (
