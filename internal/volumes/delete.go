@@ -78,7 +78,7 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 	refused := map[string][]ref{} // by unit
 	for i, l := range located {
 		t := deleteTask{located: l}
-		if s.skip[t.Host()] && t.Host() != "" {
+		if s.skipped(t.Host()) {
 			tasks[i] = t // runItems reports it skipped, without a request
 			continue
 		}
@@ -99,7 +99,7 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 	}
 	for i := range tasks {
 		t := &tasks[i]
-		if rs := refused[o.unit(i, t.ref)]; len(rs) > 0 && t.refusal == nil && t.v != nil && !s.skip[t.Host()] {
+		if rs := refused[o.unit(i, t.ref)]; len(rs) > 0 && t.refusal == nil && t.v != nil && !s.skipped(t.Host()) {
 			t.skip = o.stopped(rs)
 		}
 	}

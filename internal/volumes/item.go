@@ -139,7 +139,7 @@ func (it *Item) set(action string, changed bool) {
 func runItems[T any](ctx context.Context, s *session, items []T, ident func(T) Item, fn func(ctx context.Context, item T, it *Item) error) []Item {
 	outcomes := batch.Run(ctx, items, s.concurrency, func(ctx context.Context, item T) (Item, error) {
 		it := ident(item)
-		if it.Host != "" && s.skip[it.Host] {
+		if s.skipped(it.Host) {
 			it.set(ActionSkipped, false)
 			it.Error = "not attempted: host " + it.Host + " failed at an earlier stage"
 			return it, nil

@@ -124,6 +124,12 @@ func (c Common) open(ctx context.Context, m *ansible.Module) (context.Context, *
 	return ctx, s, closeFn, nil
 }
 
+// skipped tells whether host failed at an earlier stage (Common.SkipHosts): its volumes are
+// reported skipped without a request, and nothing is decided for them.
+func (s *session) skipped(host string) bool {
+	return host != "" && s.skip[host]
+}
+
 // snapshot reads the call's one snapshot, the first request of every call: every module reads
 // it here, so that a wrong token or endpoint is said the same way in all six.
 func (s *session) snapshot(ctx context.Context, o hz.SnapshotOpts) (*hz.Snapshot, error) {
