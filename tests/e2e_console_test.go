@@ -40,12 +40,7 @@ func TestE2EFailedBatchIsToldFirstAndShort(t *testing.T) {
 
 	r := env.Playbook(runCtx(t), e2e.ResetPlaybook)
 	require.Error(t, r.Err, r.Summary())
-	var failedHosts []string
-	for host, c := range r.Recap {
-		if c.Failed > 0 {
-			failedHosts = append(failedHosts, host)
-		}
-	}
+	failedHosts := r.Recap.Failed()
 	require.Len(t, failedHosts, 1, r.Summary())
 	host := failedHosts[0]
 

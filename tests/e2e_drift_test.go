@@ -194,10 +194,8 @@ func TestE2EAttachFailureKeepsTheOldVolumeAttached(t *testing.T) {
 	r := env.Playbook(ctx, e2e.ResetPlaybook)
 	require.Error(t, r.Err, r.Summary())
 	failed := map[string]bool{}
-	for host, c := range r.Recap {
-		if c.Failed > 0 {
-			failed[host] = true
-		}
+	for _, host := range r.Recap.Failed() {
+		failed[host] = true
 	}
 	require.Len(t, failed, 10, r.Summary())
 
@@ -241,12 +239,7 @@ func TestE2EOneHostsFailureStaysWithThatHost(t *testing.T) {
 	e2eComputeDiff(t, ctx, env)
 	r := env.Playbook(ctx, e2e.ResetPlaybook)
 	require.Error(t, r.Err, r.Summary())
-	failed := []string{}
-	for host, c := range r.Recap {
-		if c.Failed > 0 {
-			failed = append(failed, host)
-		}
-	}
+	failed := r.Recap.Failed()
 	require.Len(t, failed, 1, r.Summary())
 	host := failed[0]
 	assert.Contains(t, r.Output, host+" did not finish (its stage failed, its later stages were skipped)")
@@ -319,32 +312,11 @@ func TestE2EDriftMidRunStaysWithItsHost(t *testing.T) {
 
 	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
 	require.NoError(t, err)
-	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	resized := false
-	for !resized {
-		select {
-		case <-p.Done():
-			t.Fatalf("the run ended before its attach stage was seen")
-		case <-ctx.Done():
-			t.Fatalf("no attach stage: %v", ctx.Err())
-		case <-tick.C:
-			if env.Stats().Requests.ByRoute[attachRoute] > 0 {
-				api.resize(drifted.Name, drifted.SizeGB+10)
-				resized = true
-			}
-		}
-	}
+	require.True(t, e2eAwaitRequests(ctx, env, p, attachRoute, 1), "the run ended before its attach stage was seen")
+	api.resize(drifted.Name, drifted.SizeGB+10)
 	r := p.Wait()
 	require.Error(t, r.Err, r.Summary())
-	var failed []string
-	for host, c := range r.Recap {
-		if c.Failed > 0 {
-			failed = append(failed, host)
-		}
-	}
-	assert.Equal(t, []string{drifted.Server}, failed, r.Summary())
+	assert.Equal(t, []string{drifted.Server}, r.Recap.Failed(), r.Summary())
 	assert.Contains(t, r.Output, "reviewed with "+strconv.Itoa(drifted.SizeGB)+" GB")
 
 	st := env.State()
@@ -401,13 +373,7 @@ func TestE2EStuckActionsEndByTheDocumentedDeadline(t *testing.T) {
 	bound := time.Duration(2*batchTimeout+3*stageTimeout)*time.Second + 60*time.Second
 	assert.Less(t, r.Duration, bound, "the run ends by its documented deadline")
 	assert.Len(t, e2e.Matching(env.State(), "vol-*"), 40, "no old volume was deleted")
-	failed := 0
-	for _, c := range r.Recap {
-		if c.Failed > 0 {
-			failed++
-		}
-	}
-	assert.Equal(t, 47, failed, r.Summary())
+	assert.Len(t, r.Recap.Failed(), 47, r.Summary())
 }
 
 // e2eWritePlan replaces the test's plan file.

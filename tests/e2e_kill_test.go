@@ -61,33 +61,43 @@ func TestE2EKilledDuringAttachThenRerun(t *testing.T) {
 }
 
 // e2eKillInTheAttachStage starts the reset and kills it once the simulator has seen attaches
-// attach requests (or gives up after 3 minutes: killed is false), and returns the killed run.
+// attach requests (killed is false if the run ended first or 3 minutes passed), and returns the
+// killed run.
 func e2eKillInTheAttachStage(t *testing.T, ctx context.Context, env *e2e.Env, attaches int) (*e2e.Run, bool) {
 	t.Helper()
-	const attachRoute = "POST /v1/volumes/{id}/actions/attach"
 	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
 	require.NoError(t, err)
-	killed := false
+	// Into the second batch of attaches: some volumes attached, others not yet.
+	killed := e2eAwaitRequests(ctx, env, p, attachRoute, attaches)
+	if killed {
+		require.NoError(t, p.Kill())
+	}
+	return p.Wait(), killed
+}
+
+// attachRoute is the simulator's route of an attach request, as its stats count them.
+const attachRoute = "POST /v1/volumes/{id}/actions/attach"
+
+// e2eAwaitRequests waits until the simulator has seen n requests of route during the run p:
+// false if p ended first, or ctx, or 3 minutes.
+func e2eAwaitRequests(ctx context.Context, env *e2e.Env, p *e2e.Proc, route string, n int) bool {
 	deadline := time.After(3 * time.Minute)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-wait:
 	for {
 		select {
 		case <-p.Done():
-			break wait
+			return false
+		case <-ctx.Done():
+			return false
 		case <-deadline:
-			break wait
+			return false
 		case <-tick.C:
-			// Into the second batch of attaches: some volumes attached, others not yet.
-			if env.Stats().Requests.ByRoute[attachRoute] >= attaches {
-				require.NoError(t, p.Kill())
-				killed = true
-				break wait
+			if env.Stats().Requests.ByRoute[route] >= n {
+				return true
 			}
 		}
 	}
-	return p.Wait(), killed
 }
 
 // plannedAttached counts the plan volumes st shows attached to their host.

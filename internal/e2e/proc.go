@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,6 +194,18 @@ func (r Recap) Total() Counts {
 		c.Ignored += h.Ignored
 	}
 	return c
+}
+
+// Failed are the hosts with a failed task, sorted.
+func (r Recap) Failed() []string {
+	var hosts []string
+	for h, c := range r {
+		if c.Failed > 0 {
+			hosts = append(hosts, h)
+		}
+	}
+	slices.Sort(hosts)
+	return hosts
 }
 
 // rescued and ignored came with ansible 2.8; they are optional so that the parse does not
