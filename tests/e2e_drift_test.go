@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -328,6 +329,60 @@ func TestE2EDriftMidRunStaysWithItsHost(t *testing.T) {
 	}
 	acts := e2eActions(t, r)
 	assert.Equal(t, map[string]int{"deleted": 39, "refused": 1}, acts["delete"])
+}
+
+// A server with two old volumes far apart in the id order, the order the delete batches follow:
+// when the first drifts during the run, the second is kept with it, though plain batches of 10
+// would have put it in the last batch, deleted after the first was refused. The reset's delete
+// batches keep a server's old volumes together (kbv3_batches), so that the module's
+// all_or_nothing: host holds them back together.
+func TestE2EDriftMidRunKeepsTheServersOtherOldVolume(t *testing.T) {
+	env, ctx := e2eStart(t, e2e.Options{SimArgs: []string{"--action-time", "attach_volume=500ms"}})
+	api := e2eAPI(t, ctx, env)
+	all, err := api.c.Volume.All(ctx)
+	require.NoError(t, err)
+	var first *hcloud.Volume
+	for _, v := range all {
+		if strings.HasPrefix(v.Name, "vol-") && v.Server != nil && (first == nil || v.ID < first.ID) {
+			first = v
+		}
+	}
+	require.NotNil(t, first, "an old volume attached")
+	srv, _, err := api.c.Server.GetByID(ctx, first.Server.ID)
+	require.NoError(t, err)
+	second := "vol-" + srv.Name + "-second"
+	api.create(second, 10, "", srv.Name) // the newest volume: the highest id, last in the order
+
+	r := env.Playbook(ctx, e2e.DiffPlaybook)
+	e2eRequireOK(t, r)
+	d := env.Diff()
+	require.Len(t, d.Delete, 41, r.Summary())
+	ids := []int64{}
+	for _, del := range d.Delete {
+		ids = append(ids, del.ID)
+	}
+	slices.Sort(ids)
+	require.Equal(t, api.volume(second).ID, ids[len(ids)-1], "the second old volume comes last, past the first batch of 10")
+
+	p, err := env.StartPlaybook(ctx, e2e.ResetPlaybook)
+	require.NoError(t, err)
+	require.True(t, e2eAwaitRequests(ctx, env, p, attachRoute, 1), "the run ended before its attach stage was seen")
+	api.resize(first.Name, first.Size+10)
+	r = p.Wait()
+	require.Error(t, r.Err, r.Summary())
+	assert.Equal(t, []string{srv.Name}, r.Recap.Failed(), r.Summary())
+
+	st := env.State()
+	for _, name := range []string{first.Name, second} {
+		v, ok := st.Volume(name)
+		if assert.True(t, ok, "%s is not deleted", name) {
+			assert.Equal(t, srv.Name, e2e.ServerName(st, v), "%s stays attached to %s", name, srv.Name)
+		}
+	}
+	for _, prob := range env.FleetProblems() {
+		assert.Contains(t, prob, srv.Name, "every other host is done")
+	}
+	assert.Equal(t, map[string]int{"deleted": 39, "refused": 1, "skipped": 1}, e2eActions(t, r)["delete"], "the second is held back with the first")
 }
 
 // The API applies a create, a detach, an attach and a delete and the answers are lost: the
