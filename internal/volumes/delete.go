@@ -99,7 +99,9 @@ func Delete(ctx context.Context, m *ansible.Module, o *DeleteOptions) (*ansible.
 	}
 	for i := range tasks {
 		t := &tasks[i]
-		if rs := refused[o.unit(i, t.ref)]; len(rs) > 0 && t.refusal == nil && t.v != nil && !s.skipped(t.Host()) {
+		// A skipped host's entry may get a reason here too; runItems reports it skipped for its
+		// host before looking at one.
+		if rs := refused[o.unit(i, t.ref)]; len(rs) > 0 && t.refusal == nil && t.v != nil {
 			t.skip = o.stopped(rs)
 		}
 	}

@@ -162,7 +162,9 @@ func prepare(m *ansible.Module, p *plan.Plan, d *plan.Diff, o prepareOpts, snap 
 	prep.Todo.Attach = nonNil(prep.Todo.Attach)
 	// Old volumes go in the order of their ids, the API's list order: once the batches before
 	// it are deleted, a delete batch's volumes are the project's lowest ids, and the first page
-	// that every batch reads holds them all (1 request instead of 1 + a lookup per name).
+	// that every batch reads holds them all (1 request instead of 1 + a lookup per name). The
+	// reset's batches pull a server's later old volumes forward into the batch of its first
+	// (kbv3_batches); one past the first page costs its batch a lookup by name.
 	byID := func(a, b plan.DeleteEntry) int { return cmp.Compare(a.ID, b.ID) }
 	slices.SortStableFunc(prep.Todo.Detach, byID)
 	slices.SortStableFunc(prep.Todo.Delete, byID)
